@@ -1,0 +1,68 @@
+"""The project's own promises: package metadata, notebook layout, README generation, light import."""
+import configparser, json, os, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = {'00_preprocess': 'preprocess', '01_spectral_vae': 'spectral_vae', '02_physics_cvae': 'physics_cvae',
+          '03_clustering': 'clustering', '04_anomalies': 'anomalies', '05_benchmarks': 'benchmarks', '06_mocks': 'mocks'}
+
+def settings():
+    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini'); return cfg['DEFAULT']
+
+def test_version_matches_settings():
+    import galnb
+    assert galnb.__version__ == settings()['version']
+
+def test_import_is_light():
+    "`import galnb` must not pull in torch, fastai or umap: each stage module imports what it needs."
+    code = "import sys, galnb; heavy = [m for m in ('torch', 'fastai', 'umap', 'sklearn', 'astropy') if m in sys.modules]; print(','.join(heavy))"
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == '', f'import galnb loaded heavy packages: {out}'
+
+def test_quarto_config_single_source():
+    link = ROOT/'nbs'/'_quarto.yml'
+    assert link.is_symlink(), 'nbs/_quarto.yml must be a symlink to the top-level _quarto.yml'
+    assert os.readlink(link) == '../_quarto.yml'
+    assert link.resolve() == (ROOT/'_quarto.yml').resolve()
+
+def test_test_flags():
+    assert set(settings()['tst_flags'].split()) == {'notest', 'slow', 'cuda'}
+
+def test_pins():
+    req = settings()['requirements'].split()
+    assert 'fastai>=2.8,<2.8.8' in req and any(r.startswith('fastcore') and '<2' in r for r in req)
+    assert 'nbdev==2.4.14' in settings()['dev_requirements'].split()
+
+@pytest.mark.parametrize('stem,module', STAGES.items())
+def test_stage_notebook(stem, module):
+    nb = json.loads((ROOT/'nbs'/f'{stem}.ipynb').read_text())
+    cells = nb['cells']
+    assert ''.join(cells[0]['source']).strip() == f'#| default_exp {module}'
+    titles = [''.join(c['source']) for c in cells if c['cell_type'] == 'markdown' and ''.join(c['source']).startswith('# ')]
+    assert titles, f'{stem} has no title cell'
+    assert '\n> ' in titles[0], f'{stem} title cell lacks its one-sentence summary'
+
+def _nb(cells):
+    return {'cells': [{'cell_type': t, 'metadata': {}, 'source': s, **({'outputs': [], 'execution_count': None} if t == 'code' else {})}
+                      for t, s in cells], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}
+
+def test_make_readme_drops_hidden_cells(tmp_path):
+    nb = tmp_path/'index.ipynb'
+    nb.write_text(json.dumps(_nb([('markdown', '# title\n\n> summary'), ('code', '#| hide\nsecret = 1'),
+                                  ('code', '#| eval: false\nshown = 2')])))
+    out = tmp_path/'README.md'
+    subprocess.run([sys.executable, str(ROOT/'tools'/'make_readme.py'), str(nb), str(out)], check=True, capture_output=True)
+    text = out.read_text()
+    assert '# title' in text and 'shown = 2' in text
+    assert 'secret' not in text and '#|' not in text
+    chk = subprocess.run([sys.executable, str(ROOT/'tools'/'make_readme.py'), str(nb), str(out), '--check'], capture_output=True, text=True)
+    assert chk.returncode == 0
+    out.write_text(text + 'edited by hand\n')
+    chk = subprocess.run([sys.executable, str(ROOT/'tools'/'make_readme.py'), str(nb), str(out), '--check'], capture_output=True, text=True)
+    assert chk.returncode != 0 and 'make readme' in chk.stderr
+
+def test_readme_opens_with_setup_commands():
+    text = (ROOT/'README.md').read_text()
+    head = text[:text.index('## What galnb is')] if '## What galnb is' in text else text
+    assert 'make demo' in head and 'make test' in head
