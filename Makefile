@@ -50,7 +50,7 @@ check-readme: install
 
 # nbdev's docs processing without Quarto: renders every exported symbol's show_doc into _proc/.
 docs-proc: install
-	$(BIN)/python -c "from nbdev.serve import proc_nbs; proc_nbs(n_workers=0)"
+	$(BIN)/python -c "from nbdev.serve import proc_nbs; proc_nbs(n_workers=0, force=True)"
 	@echo "docs processing ok: _proc/"
 
 docs: docs-proc
