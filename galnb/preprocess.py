@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_compl
 from dataclasses import dataclass, field
 from enum import IntFlag
 from pathlib import Path
+import numba
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
@@ -297,58 +298,46 @@ def pixel_edges(wave # (..., L) pixel centres, increasing
     return np.concatenate([1.5*wave[..., :1] - 0.5*wave[..., 1:2], mid, 1.5*wave[..., -1:] - 0.5*wave[..., -2:-1]], axis=-1)
 
 # %% ../nbs/00_preprocess.ipynb #0039
-_FAR = 1e30   # edge of the empty padding pixels beyond each end of an input grid
+@numba.njit(cache=True)
+def _rebin_row(edges_in, inv_scale, f, var, ok, edges_out, num, den, vnum, has_var):
+    "Merge one spectrum's pixel edges with the output edges, accumulating overlap-weighted sums per output bin."
+    L, M = f.shape[0], edges_out.shape[0] - 1
+    a = 0; b = 0
+    while a < L and b < M:
+        a0, a1 = edges_in[a]*inv_scale, edges_in[a + 1]*inv_scale
+        c0, c1 = edges_out[b], edges_out[b + 1]
+        lo, hi = max(a0, c0), min(a1, c1)
+        if hi > lo and ok[a]:
+            w = hi - lo                        # overlap p_ab of input pixel a with output bin b
+            num[b] += f[a]*w
+            den[b] += w
+            if has_var: vnum[b] += var[a]*w*w
+        if a1 < c1: a += 1
+        elif a1 > c1: b += 1
+        else:
+            a += 1; b += 1
 
-def _locate(win, eout, scale, n):
-    "Per row: how many input edges are ≤ / < each output edge (= padded index of the pixel holding it)."
-    if scale is not None:          # rows are the common grid `win` divided by `scale`: one search
-        q = eout[None, :]*scale[:, None]
-        le = np.searchsorted(win, q, side='right')
-        return le, le - (np.take(win, np.maximum(le - 1, 0)) == q)
-    M1, L1 = len(eout), win.shape[1]
-    rows = np.repeat(np.arange(n), L1)*(M1 + 1)
-    def count(side):   # where each input edge falls among the (common) output edges, accumulated per row
-        at = np.searchsorted(eout, win, side=side).ravel()
-        return np.cumsum(np.bincount(rows + at, minlength=n*(M1 + 1)).reshape(n, M1 + 1), axis=1)[:, :M1]
-    return count('left'), count('right')
+@numba.njit(cache=True)
+def _finish_row(edges_out, min_cov, num, den, vnum, valid, has_var):
+    "In place: num → mean flux, den → covered fraction, vnum → inverse variance; invalid bins set to 0."
+    for b in range(num.shape[0]):
+        d = den[b]
+        cov = d/(edges_out[b + 1] - edges_out[b])
+        ok = cov >= min_cov
+        valid[b] = ok
+        num[b] = num[b]/d if ok else 0.
+        if has_var: vnum[b] = d*d/vnum[b] if ok and vnum[b] > 0 else 0.
+        den[b] = cov
 
-def _rebin_block(win, scale, f, var, ok, eout, min_coverage):
-    n, L = f.shape
-    le, lt = _locate(win, eout, scale, n)
-    c, d = eout[:-1], eout[1:]
-    i_c, i_d = le[:, :-1], lt[:, 1:]          # padded pixel holding each bin's left / right edge (0, L+1: outside)
-    same = i_d == i_c
-    dens = [ok.astype(np.float64), f] + ([var] if var is not None else [])
-    k = len(dens)
-    G = np.zeros((k, n, L + 2)); G[:, :, 1:-1] = dens
-    width_in = np.diff(win, axis=1) if scale is None else np.diff(win)[None, :]/scale[:, None]
-    P = np.zeros((k, n, L + 3))                # P[., ., j]: sum over padded pixels < j of density × width
-    np.cumsum(G[:, :, 1:-1]*width_in, axis=2, out=P[:, :, 2:-1])
-    if var is not None: P[2, :, 2:-1] = np.cumsum(var*width_in**2, axis=1)   # σ² sums use squared overlaps
-    P[:, :, -1] = P[:, :, -2]
-    off2, off3 = (np.arange(n)*(L + 2))[:, None], (np.arange(n)*(L + 3))[:, None]
-    Gf, Pf = G.reshape(k, -1), P.reshape(k, -1)
-    g_c, g_d = Gf[:, (i_c + off2).ravel()].reshape(k, n, -1), Gf[:, (i_d + off2).ravel()].reshape(k, n, -1)
-    full = np.where(same, 0., Pf[:, (i_d + off3).ravel()].reshape(k, n, -1) - Pf[:, (i_c + 1 + off3).ravel()].reshape(k, n, -1))
-    if scale is None:
-        ef = np.concatenate([np.full((n, 1), -_FAR), win, np.full((n, 1), _FAR)], axis=1).ravel()
-        e_hi_c, e_lo_d = ef[(i_c + 1 + off3).ravel()].reshape(n, -1), ef[(i_d + off3).ravel()].reshape(n, -1)
-    else:
-        we = np.concatenate([[-_FAR], win, [_FAR]])
-        e_hi_c, e_lo_d = we[i_c + 1]/scale[:, None], we[i_d]/scale[:, None]
-    ov_c = np.minimum(e_hi_c, d) - c                   # overlap of the pixel holding the left edge
-    ov_d = np.where(same, 0., d - e_lo_d)              # overlap of the pixel holding the right edge
-    den = full[0] + g_c[0]*ov_c + g_d[0]*ov_d          # valid length inside each bin
-    num = full[1] + g_c[1]*ov_c + g_d[1]*ov_d
-    cov = den/(d - c)
-    valid = cov >= min_coverage*(1 - 1e-9)
-    safe = np.where(den > 0, den, 1.)
-    out = np.where(valid, num/safe, 0.)
-    ivar = None
-    if var is not None:
-        v = (full[2] + g_c[2]*ov_c**2 + g_d[2]*ov_d**2)/safe**2
-        ivar = np.where(valid & (v > 0), 1/np.where(v > 0, v, 1.), 0.)
-    return out, ivar, valid, cov
+@numba.njit(parallel=True, cache=True)
+def _rebin_kernel(edges_in, inv_scale, f, var, ok, edges_out, min_cov, num, den, vnum, valid):
+    "All spectra in parallel; `edges_in` is one row shared by all (rescaled by `inv_scale`) or one row per spectrum."
+    has_var = var.shape[0] > 0
+    stride = 0 if edges_in.shape[0] == 1 else 1
+    for n in numba.prange(f.shape[0]):
+        _rebin_row(edges_in[n*stride], inv_scale[n], f[n], var[n] if has_var else f[n], ok[n], edges_out,
+                   num[n], den[n], vnum[n], has_var)
+        _finish_row(edges_out, min_cov, num[n], den[n], vnum[n] if has_var else den[n], valid[n], has_var)
 
 # %% ../nbs/00_preprocess.ipynb #0040
 def rebin_flux(wave, # (L,) or (N, L) input pixel centres, increasing along each row
@@ -358,8 +347,7 @@ def rebin_flux(wave, # (L,) or (N, L) input pixel centres, increasing along each
                valid=None, # (N, L) bool, True for usable pixels (NaN/inf and err ≤ 0 are never usable)
                wave_edges=None, # (L+1,) or (N, L+1) explicit input pixel edges instead of midpoints
                min_coverage=1., # fraction of an output bin valid pixels must cover for it to be valid
-               chunk=32, # spectra per block (small blocks stay in the CPU cache)
-               n_threads=None): # threads working on blocks (numpy releases the GIL); default: all cores
+               n_threads=None): # threads working on spectra in parallel; default: all cores
     "Flux-conserving resampling of a batch of spectra onto common bin `edges`, carrying the mask and errors."
     flux = np.atleast_2d(np.asarray(flux, np.float64)); n, L = flux.shape
     win = pixel_edges(wave) if wave_edges is None else np.asarray(wave_edges, np.float64)
@@ -368,29 +356,26 @@ def rebin_flux(wave, # (L,) or (N, L) input pixel centres, increasing along each
     if not np.all(np.diff(win, axis=-1) > 0): raise GalnbInputError("rebin_flux: input wavelengths must increase along each spectrum")
     eout = np.asarray(edges, np.float64)
     if eout.ndim != 1 or len(eout) < 2 or not np.all(np.diff(eout) > 0): raise GalnbInputError("rebin_flux: output edges must be 1-d and increasing")
-    scale = None
-    if win.ndim == 1: win1, scale = win, np.ones(n)
+    if win.ndim == 1: win1, inv = win[None], np.ones(n)
     else:
-        s = win[:, :1]/win[:1, :1]
-        if np.allclose(win, s*win[:1], rtol=1e-12, atol=0): win1, scale = win[0], 1/s[:, 0]
+        s = win[:, :1]/win[:1, :1]            # one grid rescaled (the rest frame of a common observed grid)?
+        win1, inv = (win[:1], s[:, 0]) if np.allclose(win, s*win[:1], rtol=1e-12, atol=0) else (win, np.ones(n))
     ok = np.isfinite(flux) if valid is None else (np.broadcast_to(np.asarray(valid, bool), flux.shape) & np.isfinite(flux))
-    var = None
+    var = np.zeros((0, L))
     if err is not None:
         err = np.broadcast_to(np.asarray(err, np.float64), flux.shape)
         ok = ok & np.isfinite(err) & (err > 0)
         var = np.where(ok, err, 0.)**2
     f = np.where(ok, flux, 0.)
-    def block(i):
-        sl = slice(i, i + chunk)
-        return _rebin_block(win1 if scale is not None else win[sl], None if scale is None else scale[sl], f[sl],
-                            None if var is None else var[sl], ok[sl], eout, min_coverage)
-    starts = range(0, n, chunk)
-    nt = n_threads or min(os.cpu_count() or 1, 8)
-    if nt > 1 and n > chunk:
-        with ThreadPoolExecutor(nt) as ex: outs = list(ex.map(block, starts))
-    else: outs = [block(i) for i in starts]
-    cat = lambda j: None if outs[0][j] is None else np.concatenate([o[j] for o in outs])
-    return Rebinned(cat(0), cat(1), cat(2), cat(3))
+    M = len(eout) - 1
+    num, den, valid_out = np.zeros((n, M)), np.zeros((n, M)), np.empty((n, M), bool)
+    vnum = np.zeros((n, M)) if err is not None else np.zeros((n, 0))
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(n_threads or before, numba.config.NUMBA_NUM_THREADS)))
+    try: _rebin_kernel(np.ascontiguousarray(win1), np.ascontiguousarray(inv, np.float64), f, var, np.ascontiguousarray(ok),
+                       eout, min_coverage*(1 - 1e-9), num, den, vnum, valid_out)
+    finally: numba.set_num_threads(before)
+    return Rebinned(num, vnum if err is not None else None, valid_out, den)
 
 # %% ../nbs/00_preprocess.ipynb #0049
 class SpecFlag(IntFlag):
@@ -1018,7 +1003,7 @@ def _orientation_chunk(stack, # (k, H, W) band-summed images
 
 # %% ../nbs/00_preprocess.ipynb #0135
 def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutouts: numpy array or torch tensor
-                         n_workers=None, # worker processes; None: all cores (in-process for ≤ 16 images); 1: in-process
+                         n_workers=None, # worker processes; None: all cores, or in-process for ≤ 200 images (starting workers costs seconds); 1: in-process
                          chunk_size=None, # images per task; None: about 4 tasks per worker, at most 256
                          box_size=10, # background box side (px)
                          filter_size=3, # median filter over background boxes
@@ -1033,7 +1018,7 @@ def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutout
     if n_workers is not None and (int(n_workers) != n_workers or n_workers < 1):
         raise GalnbInputError(f"estimate_orientation: n_workers must be a positive integer or None, not {n_workers!r}")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-    n_workers = (cores if n > 16 else 1) if n_workers is None else int(n_workers)
+    n_workers = (cores if n > 200 else 1) if n_workers is None else int(n_workers)
     chunk_size = int(chunk_size or min(256, max(1, -(-n // (4 * n_workers)))))
     starts = range(0, n, chunk_size)
     if n_workers == 1 or len(starts) <= 1: theta = _orientation_chunk(stack, params)
