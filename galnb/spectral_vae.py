@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_spectral_vae.ipynb #0001
 from __future__ import annotations
-import json, math, os, warnings
+import json, math, os, tempfile, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np
