@@ -47,42 +47,13 @@ def machine_info():
     return info
 
 # %% ../nbs/05_benchmarks.ipynb #0011
-# PRISM pixel width [Å] at observed wavelengths [Å], read off the DJA v4 PRISM grid (msaexp extractions)
-_PRISM_KNOTS = np.array([[5400, 29.9], [6000, 40.2], [7000, 61.3], [8000, 85.4], [9000, 110.6], [10000, 134.5],
-                         [11000, 155.2], [12000, 171.4], [13000, 182.8], [15000, 193.0], [20000, 178.4],
-                         [25000, 151.6], [30000, 128.6], [35000, 110.5], [40000, 96.3], [45000, 85.0],
-                         [50000, 75.8], [55000, 68.1]])
-
-def _prism_grid(n_pix=473, start=5400., stop=55154.3):
-    "A DJA-like PRISM observed wavelength grid [Å]: `n_pix` pixels from `start` to `stop` with the PRISM's pixel widths."
-    lk, dk = np.log(_PRISM_KNOTS[:, 0]), np.log(_PRISM_KNOTS[:, 1])
-    w = [start]
-    for _ in range(n_pix - 1): w.append(w[-1] + np.exp(np.interp(np.log(w[-1]), lk, dk)))   # 472 steps, once
-    w = np.log(np.array(w)/start)
-    return start*np.exp(w*np.log(stop/start)/w[-1])     # stretched in log λ to end exactly at `stop`
-
-def _mock_spectra(n, rng, wave=None):
-    "Mock DJA PRISM spectra (f_ν [µJy]): (wave (L,), flux (n, L) with NaN where masked, err (n, L), valid (n, L), z (n,))."
-    wave = _prism_grid() if wave is None else wave
-    L = len(wave)
-    z = rng.uniform(4, 10, n)
-    lr = wave[None]/(1 + z[:, None])                                       # rest wavelength [Å]
-    lvl = 10**rng.uniform(-1.5, -0.3, n)[:, None]                         # f_ν at 1500 Å rest: ~0.03–0.5 µJy
-    beta = rng.uniform(-2.6, -1.2, n)[:, None]                             # UV slope, f_λ ∝ λ^β
-    model = lvl*(lr/1500.)**(beta + 2)
-    model *= np.where(lr > 3646., rng.uniform(1., 3., n)[:, None], 1.)    # Balmer break
-    model *= np.where(lr < 1216., 0.02, 1.)                                # Lyman-α break (IGM)
-    pix = np.gradient(wave)[None]                                          # line width: ~one PRISM pixel
-    for lam, ew in ((1216., 30.), (3727., 40.), (4861., 30.), (5007., 150.), (6563., 200.)):
-        ew_obs = ew*rng.lognormal(0., 0.7, n)[:, None]*(1 + z[:, None])    # observed-frame equivalent width [Å]
-        sig = pix*0.8
-        model += model.mean(1, keepdims=True)*ew_obs*np.exp(-0.5*((wave[None] - lam*(1 + z[:, None]))/sig)**2)/(np.sqrt(2*np.pi)*sig)
-    err = rng.uniform(0.005, 0.03, n)[:, None]*(1 + 2*np.exp(-(wave[None] - 5400.)/3000.) + 0.5*(wave[None]/55000.)**4)
-    flux = model + err*rng.standard_normal((n, L))
-    valid = np.ones((n, L), bool)
-    valid[:, :3] = valid[:, -2:] = False                                    # as in the DJA v4 files
-    valid &= rng.random((n, L)) > 2./L                                      # ~2 hot pixels per spectrum
-    return wave, np.where(valid, flux, np.nan), np.where(valid, err, np.nan), valid, z
+def _mock_spectra(n, seed):
+    "galnb's mock PRISM spectra as arrays: (wave (L,), flux (n, L) f_ν [µJy] NaN where masked, err, valid, z)."
+    from galnb.mocks import mock_spectra
+    specs, truth = mock_spectra(n, seed=seed)
+    valid = np.stack([s.valid for s in specs])
+    flux, err = np.stack([s.flux for s in specs]), np.stack([s.err for s in specs])
+    return specs[0].wave, np.where(valid, flux, np.nan), np.where(valid, err, np.nan), valid, np.asarray(truth['z'])
 
 def _max_rel(a, b, ok):
     "Largest |a − b|/|b| over `ok`, with |b| floored at 1e-12 of the largest |b| (values crossing zero)."
@@ -102,10 +73,9 @@ def bench_rebin(n_spectra=2000, # mock DJA PRISM spectra resampled by galnb, all
     from astropy.nddata import StdDevUncertainty
     from specutils import SpectralAxis, Spectrum
     from specutils.manipulation import FluxConservingResampler
-    rng = np.random.default_rng(seed)
     edges = rest_frame_grid() if edges is None else np.asarray(edges, np.float64)
     n_baseline = min(int(n_baseline), int(n_spectra))
-    wave, flux, err, valid, z = _mock_spectra(int(n_spectra), rng)
+    wave, flux, err, valid, z = _mock_spectra(int(n_spectra), seed)
     w_rest, f_rest, e_rest = to_rest_frame(wave, flux, err, z)            # f_λ, as `preprocess_spectra` uses
     cores = _cores()
     run = lambda nt: rebin_flux(w_rest, f_rest, edges, err=e_rest, valid=valid, n_threads=nt)
@@ -165,24 +135,11 @@ def _rebin_report(r):
         f"max relative difference flux {r['flux_max_rel_diff']:.1e}, inverse variance {r['ivar_max_rel_diff']:.1e}"])
 
 # %% ../nbs/05_benchmarks.ipynb #0022
-def _mock_cutouts(n, rng, size=128, block=500):
-    "Mock raw g,r,z cutouts (n, 3, size, size) float32 of exponential discs at random angles on sky noise, and the angles."
-    yy, xx = np.mgrid[:size, :size].astype(np.float32) - np.float32((size - 1)/2)
-    x = np.empty((n, 3, size, size), np.float32)
-    theta = rng.uniform(-np.pi/2, np.pi/2, n).astype(np.float32)           # CCW from +x, as photutils measures it
-    q = rng.uniform(0.25, 0.7, n).astype(np.float32)                        # axis ratio
-    r = rng.uniform(3., 10., n).astype(np.float32)                          # scale length [px]
-    dx, dy = rng.normal(0., 1.5, (2, n)).astype(np.float32)                 # centre offsets [px]
-    amp = (rng.uniform(0.3, 3., n)[:, None]*np.array([0.4, 0.7, 1.0])*rng.uniform(0.7, 1.3, (n, 3))).astype(np.float32)
-    sky = rng.uniform(0.01, 0.04, (n, 3)).astype(np.float32)                # sky noise per band
-    for s in range(0, n, block):                                            # blocks bound the memory of temporaries
-        b = slice(s, s + block)
-        c, si = np.cos(theta[b])[:, None, None], np.sin(theta[b])[:, None, None]
-        X, Y = xx[None] - dx[b, None, None], yy[None] - dy[b, None, None]
-        u_, v_ = X*c + Y*si, -X*si + Y*c
-        prof = np.exp(-np.sqrt(u_**2 + (v_/q[b, None, None])**2)/r[b, None, None])
-        x[b] = amp[b, :, None, None]*prof[:, None] + sky[b, :, None, None]*rng.standard_normal((len(prof), 3, size, size), dtype=np.float32)
-    return x, theta
+def _mock_cutouts(n, seed, size=128):
+    "galnb's mock raw g,r,z cutouts (n, 3, size, size) [nmgy] and their true orientations."
+    from galnb.mocks import mock_images
+    x, truth = mock_images(n, seed=seed, size=size)
+    return x, np.asarray(truth['orientation'], np.float32)
 
 # %% ../nbs/05_benchmarks.ipynb #0023
 def bench_images(n_images=10000, # mock raw cutouts
@@ -193,9 +150,8 @@ def bench_images(n_images=10000, # mock raw cutouts
                  out_size=69, # side [px] of the resized images
                  verbose=True): # print a table of the results
     "Time normalisation, resizing and orientation of mock cutouts; images/s for the pipeline and each step's share."
-    rng = np.random.default_rng(seed)
     cores = _cores() if n_workers is None else int(n_workers)
-    x, theta = _mock_cutouts(int(n_images), rng, int(size))
+    x, theta = _mock_cutouts(int(n_images), seed, int(size))
     normalize_images(x[:16]); resize_images(x[:16], out_size); estimate_orientation(x[:2], n_workers=1)   # warm-up
     t = {}
     t0 = time.perf_counter(); th, oflags = estimate_orientation(x, n_workers=cores); t['orientation'] = time.perf_counter() - t0
