@@ -73,7 +73,7 @@ test-cuda: install
 
 lab: install
 	$(BIN)/python -m ipykernel install --sys-prefix --name galnb --display-name "Python (galnb .venv)"
-	cd nbs && ../$(BIN)/jupyter lab
+	cd nbs && ../$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
 clean:
 	rm -rf _proc _docs .pytest_cache
