@@ -23,6 +23,7 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0, help='seed of the mock survey and of training')
     p.add_argument('--epochs', type=int, default=40, help='spectral VAE epochs (one-cycle schedule)')
     p.add_argument('--n-images', type=int, default=2000, help='mock cutouts to generate and preprocess')
+    p.add_argument('--gmm-trials', type=int, default=10, help='GMM restarts per k (the paper: 100)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing run folder')
     a = p.parse_args(argv)
     import galnb
@@ -67,6 +68,27 @@ def main(argv=None):
           f"{np.median(mse):.4f} (std {mse.std():.4f}; paper on real data 0.122/0.124), "
           f"{np.median(mse/floor):.2f}× the mock's noise floor")
 
+    from galnb.clustering import umap_embed, select_gmm, label_clusters
+    from sklearn.metrics import adjusted_rand_score
+    t = time.time()
+    latents = encode(learn.model, sset)
+    emb, _ = umap_embed(latents, seed=a.seed)
+    sel = select_gmm(emb, ks=range(5, 16), n_trials=a.gmm_trials, seed=a.seed)
+    table = label_clusters(sset, sel.labels)
+    name = dict(zip(np.asarray(table['cluster']), np.asarray(table['label']).astype(str)))
+    pop_of = dict(zip(truth['id'], truth['population']))
+    pops = np.array([pop_of[i] for i in sset.meta['id']])
+    ari = adjusted_rand_score(pops, sel.labels)
+    from astropy.table import Table
+    Table({'id': sset.meta['id'], 'z': sset.meta['z'], 'cluster': sel.labels,
+           'label': [name.get(c, 'unlabelled') for c in sel.labels], 'true_population': pops}).write(tmp/'clusters.ecsv')
+    lt = Table(table, copy=False); lt.meta = {}           # the composites stay in memory; the table keeps the evidence
+    lt.write(tmp/'cluster_labels.ecsv')
+    metrics['clustering'] = dict(k=int(sel.k), silhouette=float(sel.silhouette), paper_k=12, paper_silhouette=0.44,
+                                 ari_vs_truth=float(ari), gmm_trials_per_k=a.gmm_trials, seconds=round(time.time() - t, 1))
+    print(f"[clustering] UMAP + GMM (k 5–15, {a.gmm_trials} restarts each): k = {sel.k}, silhouette {sel.silhouette:.2f} "
+          f"(paper 12, 0.44); adjusted Rand index vs the true populations {ari:.2f} ({time.time() - t:.0f} s)")
+
     t = time.time()
     images, itruth = mock_images(a.n_images, seed=a.seed)
     iset = preprocess_images(images, meta=itruth)
@@ -80,9 +102,10 @@ def main(argv=None):
     (tmp/'metrics.json').write_text(json.dumps(metrics, indent=1))
     if out.exists(): shutil.rmtree(out)
     tmp.rename(out)
-    print(f"\nWrote {out}/: spectra.fits, spectra_truth.ecsv, spectral_vae.pth/.json, spectra_latents.npy, images.fits, metrics.json")
-    print("Not built yet, so not run: " + ", ".join(f"galnb.{m}" for m in metrics['not_built']) +
-          " — no clusters, physics latents, anomalies or report are produced.")
+    print(f"\nWrote {out}/: spectra.fits, spectra_truth.ecsv, spectral_vae.pth/.json, spectra_latents.npy, clusters.ecsv, "
+          "cluster_labels.ecsv, images.fits, metrics.json")
+    print("Not built yet, so not run: " + ", ".join(f"galnb.{m}" for m in metrics['not_built']) + ". "
+          "galnb.physics_cvae is built but not yet part of this demo: no physics latents, anomalies or report are produced.")
     return 0
 
 if __name__ == '__main__': sys.exit(main())
