@@ -19,7 +19,7 @@ from fastai.optimizer import Adam
 from fastai.torch_core import to_device, default_device
 from sklearn.linear_model import LinearRegression
 from .preprocess import ImageSet, GalnbInputError, atomic_write
-from .spectral_vae import LossTerm, NonFiniteLossError, CPUAutocast, _ClipGrad
+from .spectral_vae import LossTerm, NonFiniteLossError, CPUAutocast, _ClipGrad, save_model, load_model
 
 # %% auto #0
 __all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'PAPER_FIT', 'PAPER_R2', 'property_arrays', 'axis_distance', 'wrap_axis',
@@ -386,21 +386,11 @@ def linear_r2(latents, # (N, k) latents
 def save_physics_cvae(model:PhysicsCVAE, path, # base path: writes `path.pth` and `path.json`
                       overwrite=False):
     "Save weights and configuration (property standardisation, preprocessing) of a physics or vanilla CVAE."
-    path = Path(path)
-    meta = dict(galnb_model='PhysicsCVAE', config=model.config)
-    atomic_write(path.with_suffix('.pth'), lambda p: torch.save(model.state_dict(), p), overwrite)
-    atomic_write(path.with_suffix('.json'), lambda p: p.write_text(json.dumps(meta, indent=1)), overwrite)
-    return path.with_suffix('.pth'), path.with_suffix('.json')
+    return save_model(model, path, 'PhysicsCVAE', overwrite)
 
 def load_physics_cvae(path, map_location='cpu'):
     "Load a model saved by `save_physics_cvae`; returns it in evaluation mode."
-    path = Path(path)
-    try: meta = json.loads(path.with_suffix('.json').read_text())
-    except (OSError, json.JSONDecodeError) as e: raise GalnbInputError(f"{path.with_suffix('.json')}: cannot read model description ({e})") from e
-    if meta.get('galnb_model') != 'PhysicsCVAE': raise GalnbInputError(f"{path}: not a galnb physics CVAE")
-    model = PhysicsCVAE(**meta['config'])
-    model.load_state_dict(torch.load(path.with_suffix('.pth'), map_location=map_location, weights_only=True))
-    return model.eval()
+    return load_model(path, 'PhysicsCVAE', PhysicsCVAE, map_location)[0]
 
 # %% ../nbs/02_physics_cvae.ipynb #0063
 PAPER_R2 = {'redshift': 0.83, 'log_mass': 0.75, 'log_sfr': 0.26}   # Gagliano & Villar (2023), physics CVAE on DECaLS

@@ -24,8 +24,8 @@ from .preprocess import SpectraSet, GalnbInputError, atomic_write
 # %% auto #0
 __all__ = ['SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'SpectralVAE', 'MaskedELBO', 'LossTerm', 'KLWarmup',
            'NonFiniteLossError', 'StopOnNonFinite', 'CPUAutocast', 'SchedStaircase', 'spectral_learner', 'check_grid',
-           'encode', 'reconstruct', 'infill', 'reconstruction_mse', 'noise_floor', 'save_spectral_vae',
-           'load_spectral_vae']
+           'encode', 'reconstruct', 'infill', 'reconstruction_mse', 'noise_floor', 'save_model', 'load_model',
+           'save_spectral_vae', 'load_spectral_vae']
 
 # %% ../nbs/01_spectral_vae.ipynb #0008
 class SpectraDL(DataLoader):
@@ -303,22 +303,33 @@ def noise_floor(sset:SpectraSet):
     return var.sum(1)/np.maximum((sset.mask & (sset.weight > 0)).sum(1), 1)
 
 # %% ../nbs/01_spectral_vae.ipynb #0040
-def save_spectral_vae(model:SpectralVAE, path, # base path: writes `path.pth` and `path.json`
-                      preprocessing=None, # the SpectraSet config (or any JSON-able dict) to keep with the model
-                      overwrite=False):
-    "Save weights and configuration of a spectral VAE."
+def save_model(model:nn.Module, path, # base path: writes `path.pth` and `path.json`
+               kind:str, # model type recorded in the JSON (checked on loading)
+               overwrite=False, **extra): # more JSON-able metadata to keep beside the weights
+    "Save a galnb model as a plain `state_dict` plus a JSON file with its type, constructor arguments and `extra`."
     path = Path(path)
-    meta = dict(galnb_model='SpectralVAE', config=model.config, preprocessing=preprocessing or {})
+    meta = dict(galnb_model=kind, config=model.config, **extra)
     atomic_write(path.with_suffix('.pth'), lambda p: torch.save(model.state_dict(), p), overwrite)
     atomic_write(path.with_suffix('.json'), lambda p: p.write_text(json.dumps(meta, indent=1)), overwrite)
     return path.with_suffix('.pth'), path.with_suffix('.json')
 
-def load_spectral_vae(path, map_location='cpu'):
-    "Load a spectral VAE saved by `save_spectral_vae`; returns (model in eval mode, metadata dict)."
+def load_model(path, kind:str, cls, # base path, the expected type, and the model class to build
+               map_location='cpu'):
+    "Load a model saved by `save_model`: returns (model in eval mode, metadata dict)."
     path = Path(path)
     try: meta = json.loads(path.with_suffix('.json').read_text())
     except (OSError, json.JSONDecodeError) as e: raise GalnbInputError(f"{path.with_suffix('.json')}: cannot read model description ({e})") from e
-    if meta.get('galnb_model') != 'SpectralVAE': raise GalnbInputError(f"{path}: not a galnb spectral VAE")
-    model = SpectralVAE(**meta['config'])
+    if meta.get('galnb_model') != kind: raise GalnbInputError(f"{path}: not a galnb {kind} (found {meta.get('galnb_model')!r})")
+    model = cls(**meta['config'])
     model.load_state_dict(torch.load(path.with_suffix('.pth'), map_location=map_location, weights_only=True))
     return model.eval(), meta
+
+def save_spectral_vae(model:SpectralVAE, path, # base path: writes `path.pth` and `path.json`
+                      preprocessing=None, # the SpectraSet config (or any JSON-able dict) to keep with the model
+                      overwrite=False):
+    "Save weights and configuration of a spectral VAE."
+    return save_model(model, path, 'SpectralVAE', overwrite, preprocessing=preprocessing or {})
+
+def load_spectral_vae(path, map_location='cpu'):
+    "Load a spectral VAE saved by `save_spectral_vae`; returns (model in eval mode, metadata dict)."
+    return load_model(path, 'SpectralVAE', SpectralVAE, map_location)
