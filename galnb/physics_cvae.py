@@ -19,13 +19,13 @@ from fastai.optimizer import Adam
 from fastai.torch_core import to_device, default_device
 from sklearn.linear_model import LinearRegression
 from .preprocess import ImageSet, GalnbInputError, atomic_write
-from .spectral_vae import LossTerm, NonFiniteLossError, CPUAutocast, _ClipGrad, save_model, load_model
+from .spectral_vae import LossTerm, NonFiniteLossError, StopOnNonFinite, CPUAutocast, _ClipGrad, save_model, load_model, reparametrize
 
 # %% auto #0
 __all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'PAPER_FIT', 'PAPER_R2', 'property_arrays', 'axis_distance', 'wrap_axis',
            'dihedral_transform', 'ImagesDL', 'ImagesDataLoaders', 'images_dls', 'PhysicsCVAE', 'CVAELoss',
-           'StopOnNonFiniteLoss', 'physics_learner', 'vanilla_learner', 'encode_images', 'latent_properties',
-           'property_r2', 'linear_r2', 'save_physics_cvae', 'load_physics_cvae', 'r2_table']
+           'physics_learner', 'vanilla_learner', 'encode_images', 'latent_properties', 'property_r2', 'linear_r2',
+           'save_physics_cvae', 'load_physics_cvae', 'r2_table']
 
 # %% ../nbs/02_physics_cvae.ipynb #0008
 def _rows(bad, n=10):
@@ -222,8 +222,7 @@ class PhysicsCVAE(nn.Module):
 
     def forward(self, x):
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu)*torch.exp(0.5*logvar.clamp(-10, 10)) if self.training else mu
-        return self.decode(z), mu, logvar
+        return self.decode(reparametrize(mu, logvar, self.training)), mu, logvar
 
 # %% ../nbs/02_physics_cvae.ipynb #0032
 class CVAELoss:
@@ -259,27 +258,14 @@ class CVAELoss:
         self.rec, self.kl, self.phys = rec.mean(), kl.mean(), phys.mean()
         return self.beta0*self.rec + self.kl + self.beta1*self.phys
 
-# %% ../nbs/02_physics_cvae.ipynb #0036
-class StopOnNonFiniteLoss(Callback):
-    "Stop training with a `NonFiniteLossError` naming the batch's rows when the loss is not finite."
-    order = 5
-    def __init__(self, what='images (ImageSet rows)'): self.what = what
-    def after_loss(self):
-        if not torch.isfinite(self.learn.loss).all():
-            idx = getattr(self.dl, 'last_idx', None)
-            ids = idx.tolist()[:10] if idx is not None else '?'
-            raise NonFiniteLossError(f"non-finite loss ({self.learn.loss.item()}) at epoch {self.epoch}, "
-                                     f"{'training' if self.training else 'validation'} batch {self.iter}; "
-                                     f"first {self.what} of the batch: {ids}")
-
-# %% ../nbs/02_physics_cvae.ipynb #0038
+# %% ../nbs/02_physics_cvae.ipynb #0037
 def _cvae_learner(dls, n_phys, k, channels, out, beta0, beta1, distance, rec, lr, wd, clip, patience, checkpoint,
                   monitor, cpu_bf16, path, seed, fname):
     if seed is not None: torch.manual_seed(seed)
     props = dls.props if n_phys else None
     model = PhysicsCVAE(k, channels, dls.size, out, props, preprocessing=dls.config)
     periods = {j: dls.props['periodic'][n]/dls.props['std'][j] for j, n in enumerate(dls.props['names']) if n in dls.props['periodic']} if n_phys else {}
-    cbs = [StopOnNonFiniteLoss()]
+    cbs = [StopOnNonFinite('images (ImageSet rows)')]
     if clip: cbs.append(_ClipGrad(clip))
     if patience: cbs.append(EarlyStoppingCallback(monitor=monitor, comp=np.less, patience=patience, reset_on_fit=True))
     if checkpoint: cbs.append(SaveModelCallback(monitor=monitor, comp=np.less, fname=fname, with_opt=False, reset_on_fit=True))
@@ -291,7 +277,7 @@ def _cvae_learner(dls, n_phys, k, channels, out, beta0, beta1, distance, rec, lr
     learn.galnb_config = dict(beta0=beta0, beta1=beta1, distance=distance, rec=rec, lr=lr, wd=wd, props=props)
     return learn
 
-# %% ../nbs/02_physics_cvae.ipynb #0039
+# %% ../nbs/02_physics_cvae.ipynb #0038
 PAPER_FIT = dict(n_epoch=1000, lr=5e-6)       # Gagliano & Villar (2023): Adam, constant learning rate
 
 def physics_learner(dls:ImagesDataLoaders, # from `images_dls`, with the properties of the first latents
@@ -318,7 +304,7 @@ def vanilla_learner(dls:ImagesDataLoaders, # from `images_dls` (properties, if a
     return _cvae_learner(dls, 0, k, channels, out, beta0, 0., 'sin', rec, lr, wd, clip, patience, checkpoint, monitor,
                          cpu_bf16, path, seed, 'best_vanilla_cvae')
 
-# %% ../nbs/02_physics_cvae.ipynb #0045
+# %% ../nbs/02_physics_cvae.ipynb #0044
 def encode_images(model:PhysicsCVAE, iset:ImageSet,
                   sample=False, # False: the posterior means μ; True: one draw z ~ q(z|x) per image
                   bs=512, device=None, seed=None):
@@ -349,13 +335,13 @@ def latent_properties(model:PhysicsCVAE, latents): # (N, k) from `encode_images`
         t[n] = wrap_axis(v) if n in pr['periodic'] else v
     return t
 
-# %% ../nbs/02_physics_cvae.ipynb #0048
+# %% ../nbs/02_physics_cvae.ipynb #0047
 def _r2(pred, true, periodic=False):
     "R² = 1 − Σ residual²/Σ (true − mean)², with wrapped residuals for a periodic property."
     res = wrap_axis(pred - true) if periodic else pred - true
     return float(1 - (res**2).sum()/((true - true.mean())**2).sum())
 
-# %% ../nbs/02_physics_cvae.ipynb #0049
+# %% ../nbs/02_physics_cvae.ipynb #0048
 def property_r2(pred, # Table/dict of predicted properties (e.g. from `latent_properties`)
                 truth, # Table/dict with the true values under the same names
                 props=None): # names to score (default: all of `pred`'s that `truth` has)
@@ -382,7 +368,7 @@ def linear_r2(latents, # (N, k) latents
         out[n] = _r2(reg.predict(lat[test][:, cols]), y[test], n in PERIODIC)
     return out
 
-# %% ../nbs/02_physics_cvae.ipynb #0052
+# %% ../nbs/02_physics_cvae.ipynb #0051
 def save_physics_cvae(model:PhysicsCVAE, path, # base path: writes `path.pth` and `path.json`
                       overwrite=False):
     "Save weights and configuration (property standardisation, preprocessing) of a physics or vanilla CVAE."
@@ -392,7 +378,7 @@ def load_physics_cvae(path, map_location='cpu'):
     "Load a model saved by `save_physics_cvae`; returns it in evaluation mode."
     return load_model(path, 'PhysicsCVAE', PhysicsCVAE, map_location)[0]
 
-# %% ../nbs/02_physics_cvae.ipynb #0063
+# %% ../nbs/02_physics_cvae.ipynb #0062
 PAPER_R2 = {'redshift': 0.83, 'log_mass': 0.75, 'log_sfr': 0.26}   # Gagliano & Villar (2023), physics CVAE on DECaLS
 
 def r2_table(rows:dict): # {row name: {property: R²}}

@@ -22,7 +22,7 @@ from fastai.torch_core import to_device, default_device
 from .preprocess import SpectraSet, GalnbInputError, atomic_write
 
 # %% auto #0
-__all__ = ['SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'SpectralVAE', 'MaskedELBO', 'LossTerm', 'KLWarmup',
+__all__ = ['SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'reparametrize', 'SpectralVAE', 'MaskedELBO', 'LossTerm', 'KLWarmup',
            'NonFiniteLossError', 'StopOnNonFinite', 'CPUAutocast', 'SchedStaircase', 'spectral_learner', 'check_grid',
            'encode', 'reconstruct', 'infill', 'reconstruction_mse', 'noise_floor', 'save_model', 'load_model',
            'save_spectral_vae', 'load_spectral_vae']
@@ -92,6 +92,10 @@ def spectra_dls(sset:SpectraSet, # the spectra to train on
     return dls
 
 # %% ../nbs/01_spectral_vae.ipynb #0012
+def reparametrize(mu, logvar, training:bool):
+    "z = μ + σ·ε with ε ~ N(0, 1) in training (log σ² clamped to ±10), z = μ in evaluation."
+    return mu + torch.randn_like(mu)*torch.exp(0.5*logvar.clamp(-10, 10)) if training else mu
+
 def _block(n_in, n_out, p, act, act_first):
     layers = [nn.Linear(n_in, n_out)]
     layers += [act(), nn.BatchNorm1d(n_out)] if act_first else [nn.BatchNorm1d(n_out), act()]
@@ -124,8 +128,7 @@ class SpectralVAE(nn.Module):
 
     def forward(self, x):
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu)*torch.exp(0.5*logvar.clamp(-10, 10)) if self.training else mu
-        return self.decoder(z), mu, logvar
+        return self.decoder(reparametrize(mu, logvar, self.training)), mu, logvar
 
 # %% ../nbs/01_spectral_vae.ipynb #0015
 class MaskedELBO:
@@ -171,15 +174,16 @@ class NonFiniteLossError(RuntimeError):
     "Training produced a NaN or infinite loss."
 
 class StopOnNonFinite(Callback):
-    "Stop training with a clear error when the loss is not finite."
+    "Stop training with a clear error naming the batch's rows when the loss is not finite."
     order = 5
+    def __init__(self, what='spectra (SpectraSet rows)'): self.what = what   # how the batch's rows are called
     def after_loss(self):
         if not torch.isfinite(self.learn.loss).all():
             idx = getattr(self.dl, 'last_idx', None)
             ids = idx.tolist()[:10] if idx is not None else '?'
             raise NonFiniteLossError(f"non-finite loss ({self.learn.loss.item()}) at epoch {self.epoch}, "
                                      f"{'training' if self.training else 'validation'} batch {self.iter}; "
-                                     f"first spectra of the batch (SpectraSet rows): {ids}")
+                                     f"first {self.what} of the batch: {ids}")
 
 class CPUAutocast(Callback):
     "bfloat16 autocast for the forward pass on the CPU; the loss is computed in float32."
