@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-from astropy.table import Table
+from astropy.table import Table, vstack
 from fastai.callback.core import Callback
 from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback
 from fastai.data.core import DataLoaders
@@ -18,14 +18,15 @@ from fastai.learner import Learner
 from fastai.optimizer import Adam
 from fastai.torch_core import to_device, default_device
 from sklearn.linear_model import LinearRegression
-from .preprocess import ImageSet, GalnbInputError, atomic_write
+from .preprocess import ImageSet, ImageFlag, GalnbInputError, atomic_write, normalize_images, resize_images
 from .spectral_vae import LossTerm, NonFiniteLossError, StopOnNonFinite, CPUAutocast, _ClipGrad, save_model, load_model, reparametrize
 
 # %% auto #0
 __all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'PAPER_FIT', 'PAPER_R2', 'property_arrays', 'axis_distance', 'wrap_axis',
            'dihedral_transform', 'ImagesDL', 'ImagesDataLoaders', 'images_dls', 'PhysicsCVAE', 'CVAELoss',
-           'physics_learner', 'vanilla_learner', 'encode_images', 'latent_properties', 'property_r2', 'linear_r2',
-           'save_physics_cvae', 'load_physics_cvae', 'r2_table']
+           'physics_learner', 'vanilla_learner', 'encode_images', 'latent_properties', 'predict_properties',
+           'calibration', 'predict_from_cutouts', 'property_r2', 'linear_r2', 'latent_r2', 'save_physics_cvae',
+           'load_physics_cvae', 'r2_table']
 
 # %% ../nbs/02_physics_cvae.ipynb #0008
 def _rows(bad, n=10):
@@ -195,13 +196,15 @@ class PhysicsCVAE(nn.Module):
                  size=69, # image side [px]
                  out='tanh', # decoder output: 'tanh' (range of the normalised images) or 'linear'
                  props=None, # property standardisation from `images_dls` (`dls.props`); None: a vanilla CVAE
-                 preprocessing=None): # the ImageSet config, kept to preprocess new images the same way
+                 preprocessing=None, # the ImageSet config, kept to preprocess new images the same way
+                 uncertainty=False): # trained with the Gaussian NLL: log σ² of the property latents are predicted variances
         super().__init__()
         if out not in ('tanh', 'linear'): raise GalnbInputError(f"out must be 'tanh' or 'linear', not {out!r}")
         if len(channels) != 3: raise GalnbInputError(f"channels: three encoder layers, got {len(channels)}")
         props = props or dict(names=[], mean=[], std=[], periodic={})
         if len(props['names']) > k: raise GalnbInputError(f"{len(props['names'])} properties need at least as many latents, k = {k}")
-        self.config = dict(k=k, channels=list(channels), size=int(size), out=out, props=props, preprocessing=preprocessing or {})
+        self.config = dict(k=k, channels=list(channels), size=int(size), out=out, props=props, preprocessing=preprocessing or {},
+                           uncertainty=bool(uncertainty))
         sizes = [int(size)]
         for _ in range(3): sizes.append((sizes[-1] - 1)//2 + 1)
         c = [3, *channels]
@@ -233,20 +236,24 @@ class CVAELoss:
                  periods=None, # {latent index: period in standardised units} of periodic properties
                  distance='sin', # `axis_distance` kind for periodic properties
                  rec='sum', # 'sum' over pixels per image, or 'mean'
-                 logvar_clamp=(-10., 10.)): # clamp of log σ² inside the KL term
+                 logvar_clamp=(-10., 10.), # clamp of log σ² inside the KL term
+                 nll=False): # Gaussian NLL: d²/(σ² + v) + log(σ² + v), v = exp(log σ²) of the property latent
         if rec not in ('sum', 'mean'): raise GalnbInputError(f"rec must be 'sum' or 'mean', not {rec!r}")
         axis_distance(torch.zeros(1), kind=distance)                               # checks `distance`
         self.beta0, self.beta1, self.n_phys, self.distance, self.rec_mode = beta0, beta1, n_phys, distance, rec
+        self.nll = nll
         self.periods, self.logvar_clamp = {int(k): float(v) for k, v in (periods or {}).items()}, logvar_clamp
         self.rec = self.kl = self.phys = None
 
-    def physics_terms(self, mu, p, s):
-        "Per-galaxy, per-property (d/σ)², shape (N, n_phys)."
+    def physics_terms(self, mu, p, s, logvar=None):
+        "Per-galaxy, per-property (d/σ)², or with `nll` d²/(σ² + v) + log(σ² + v); shape (N, n_phys)."
         d = mu[:, :self.n_phys].float() - p
         if self.periods:
             d = torch.stack([axis_distance(d[:, j], self.periods[j], self.distance) if j in self.periods else d[:, j]
                              for j in range(self.n_phys)], 1)
-        return (d/s)**2
+        if not self.nll: return (d/s)**2
+        var = s**2 + logvar[:, :self.n_phys].float().clamp(*self.logvar_clamp).exp()
+        return d**2/var + var.log()
 
     def __call__(self, pred, x, p, s):
         recon, mu, logvar = pred
@@ -254,16 +261,16 @@ class CVAELoss:
         rec = se.flatten(1).sum(1) if self.rec_mode == 'sum' else se.flatten(1).mean(1)
         lv, m = logvar.float().clamp(*self.logvar_clamp)[:, self.n_phys:], mu.float()[:, self.n_phys:]
         kl = -0.5*(1 + lv - m**2 - lv.exp()).sum(1)
-        phys = self.physics_terms(mu, p, s).sum(1) if self.n_phys else torch.zeros_like(rec)
+        phys = self.physics_terms(mu, p, s, logvar).sum(1) if self.n_phys else torch.zeros_like(rec)
         self.rec, self.kl, self.phys = rec.mean(), kl.mean(), phys.mean()
         return self.beta0*self.rec + self.kl + self.beta1*self.phys
 
 # %% ../nbs/02_physics_cvae.ipynb #0037
 def _cvae_learner(dls, n_phys, k, channels, out, beta0, beta1, distance, rec, lr, wd, clip, patience, checkpoint,
-                  monitor, cpu_bf16, path, seed, fname):
+                  monitor, cpu_bf16, path, seed, fname, uncertainty=False):
     if seed is not None: torch.manual_seed(seed)
     props = dls.props if n_phys else None
-    model = PhysicsCVAE(k, channels, dls.size, out, props, preprocessing=dls.config)
+    model = PhysicsCVAE(k, channels, dls.size, out, props, preprocessing=dls.config, uncertainty=uncertainty)
     periods = {j: dls.props['periodic'][n]/dls.props['std'][j] for j, n in enumerate(dls.props['names']) if n in dls.props['periodic']} if n_phys else {}
     cbs = [StopOnNonFinite('images (ImageSet rows)')]
     if clip: cbs.append(_ClipGrad(clip))
@@ -271,10 +278,10 @@ def _cvae_learner(dls, n_phys, k, channels, out, beta0, beta1, distance, rec, lr
     if checkpoint: cbs.append(SaveModelCallback(monitor=monitor, comp=np.less, fname=fname, with_opt=False, reset_on_fit=True))
     if cpu_bf16 and dls.device is not None and torch.device(dls.device).type == 'cpu': cbs.append(CPUAutocast())
     path = Path(tempfile.mkdtemp(prefix='galnb-')) if path is None else Path(path)
-    learn = Learner(dls, model, loss_func=CVAELoss(beta0, beta1, n_phys, periods, distance, rec), opt_func=Adam, lr=lr, wd=wd,
+    learn = Learner(dls, model, loss_func=CVAELoss(beta0, beta1, n_phys, periods, distance, rec, nll=uncertainty), opt_func=Adam, lr=lr, wd=wd,
                     metrics=[LossTerm('rec'), LossTerm('kl'), LossTerm('phys')], path=path, cbs=cbs)
     learn.recorder.train_metrics = True
-    learn.galnb_config = dict(beta0=beta0, beta1=beta1, distance=distance, rec=rec, lr=lr, wd=wd, props=props)
+    learn.galnb_config = dict(beta0=beta0, beta1=beta1, distance=distance, rec=rec, lr=lr, wd=wd, props=props, uncertainty=uncertainty)
     return learn
 
 # %% ../nbs/02_physics_cvae.ipynb #0038
@@ -291,11 +298,12 @@ def physics_learner(dls:ImagesDataLoaders, # from `images_dls`, with the propert
                     monitor='valid_loss', # what early stopping and the checkpoint watch
                     cpu_bf16=False, # bfloat16 autocast when training on the CPU
                     path=None, # where `models/` checkpoints go (default: a temporary folder)
-                    seed=None): # seed of the weight initialisation
+                    seed=None, # seed of the weight initialisation
+                    uncertainty=False): # Gaussian NLL physics term: the property latents' log σ² become predicted uncertainties
     "A fastai `Learner` for the physics-informed CVAE."
     if not dls.props['names']: raise GalnbInputError("physics_learner: the DataLoaders carry no properties (props=()); use vanilla_learner")
     return _cvae_learner(dls, len(dls.props['names']), k, channels, out, beta0, beta1, distance, rec, lr, wd, clip, patience,
-                         checkpoint, monitor, cpu_bf16, path, seed, 'best_physics_cvae')
+                         checkpoint, monitor, cpu_bf16, path, seed, 'best_physics_cvae', uncertainty)
 
 def vanilla_learner(dls:ImagesDataLoaders, # from `images_dls` (properties, if any, are ignored)
                     k=5, channels=(32, 64, 128), out='tanh', beta0=10., rec='sum', lr=2e-3, wd=0., clip=None, patience=10,
@@ -307,7 +315,7 @@ def vanilla_learner(dls:ImagesDataLoaders, # from `images_dls` (properties, if a
 # %% ../nbs/02_physics_cvae.ipynb #0044
 def encode_images(model:PhysicsCVAE, iset:ImageSet,
                   sample=False, # False: the posterior means μ; True: one draw z ~ q(z|x) per image
-                  bs=512, device=None, seed=None):
+                  bs=128, device=None, seed=None):
     "Latents (N, k) of every image in `iset` as a numpy array."
     n = model.config['size']
     if iset.images.shape[-1] != n:
@@ -335,13 +343,76 @@ def latent_properties(model:PhysicsCVAE, latents): # (N, k) from `encode_images`
         t[n] = wrap_axis(v) if n in pr['periodic'] else v
     return t
 
-# %% ../nbs/02_physics_cvae.ipynb #0047
+# %% ../nbs/02_physics_cvae.ipynb #0046
+def predict_properties(model:PhysicsCVAE, iset:ImageSet, bs=128, device=None):
+    "Table of orientation, redshift, log M*, log SFR (physical units) per image; `<name>_err` when the model predicts them."
+    if not model.config['props']['names']: raise GalnbInputError("predict_properties needs a physics CVAE; this one is vanilla")
+    n = model.config['size']
+    if iset.images.shape[-1] != n:
+        raise GalnbInputError(f"this model was trained on {n}×{n} images; these are {iset.images.shape[-1]}×{iset.images.shape[-1]}. "
+                              f"Preprocess them with size={n}")
+    model.eval(); mus, lvs = [], []
+    device = device or next(model.parameters()).device
+    x = torch.from_numpy(iset.images)
+    with torch.inference_mode():
+        for i in range(0, len(x), bs):
+            mu, logvar = model.encode(x[i:i + bs].to(device))
+            mus.append(mu.float().cpu()); lvs.append(logvar.float().cpu())
+    k = model.config['k']
+    mu, lv = (torch.cat(mus).numpy(), torch.cat(lvs).numpy()) if mus else (np.zeros((0, k), np.float32),)*2
+    t = latent_properties(model, mu)
+    if model.config.get('uncertainty'):
+        pr = model.config['props']
+        for j, n in enumerate(pr['names']): t[f'{n}_err'] = pr['std'][j]*np.exp(0.5*np.clip(lv[:, j], -10, 10))
+    return t
+
+def calibration(pred, # Table from `predict_properties` with `<name>_err` columns
+                obs, # Table/dict of observed (or true) values under the same names
+                obs_err=None, # {name: σ of the observed values (array or number)}; None: exact values
+                props=None): # names to check (default: every property with a predicted `_err`)
+    "Per property: std of the normalised errors and the fractions within ±1σ and ±2σ (68.3 % and 95.4 % if calibrated)."
+    names = props or [n for n in pred.colnames if f'{n}_err' in pred.colnames]
+    if not names: raise GalnbInputError("calibration: the predictions have no `<name>_err` columns; train with uncertainty=True")
+    rows = []
+    for n in names:
+        d = np.asarray(pred[n], float) - np.asarray(obs[n], float)
+        if n in PERIODIC: d = wrap_axis(d)
+        z = d/np.sqrt(np.asarray(pred[f'{n}_err'], float)**2 + np.asarray((obs_err or {}).get(n, 0.), float)**2)
+        rows.append((n, float(np.std(z)), float(np.mean(np.abs(z) < 1)), float(np.mean(np.abs(z) < 2)), len(z)))
+    t = Table(rows=rows, names=('property', 'z_std', 'within_1sigma', 'within_2sigma', 'n'))
+    for c in ('z_std', 'within_1sigma', 'within_2sigma'): t[c].format = '.3f'
+    return t
+
+# %% ../nbs/02_physics_cvae.ipynb #0048
+def predict_from_cutouts(model:PhysicsCVAE, cutouts, # (N, 3, H, W) raw g,r,z cutouts [nmgy], numpy
+                         chunk=2048, # images preprocessed and encoded at a time (bounds the memory)
+                         bs=128, device=None):
+    "Properties (Table, physical units, with a `flags` column) of raw cutouts, preprocessed like the model's training set."
+    pre = model.config.get('preprocessing') or {}
+    x = np.asarray(cutouts)
+    if x.ndim != 4 or x.shape[1] != 3 or not len(x):
+        raise GalnbInputError(f"predict_from_cutouts: expected a non-empty batch of raw g,r,z cutouts (N, 3, H, W), got shape {x.shape}")
+    if pre.get('input_size') and list(x.shape[2:]) != list(pre['input_size']):
+        raise GalnbInputError(f"predict_from_cutouts: the model was trained on {pre['input_size'][0]}×{pre['input_size'][1]} px cutouts, "
+                              f"these are {x.shape[2]}×{x.shape[3]}: a different field of view. Cut them to the training size first")
+    parts, flags = [], []
+    for i in range(0, len(x), chunk):
+        xn, fl = normalize_images(x[i:i + chunk], beta=pre.get('beta', 10.), on_blank='flag')
+        iset = ImageSet(resize_images(xn, model.config['size']), np.full(len(xn), np.nan, np.float32), fl, Table({'row': np.arange(i, i + len(xn))}), pre)
+        parts.append(predict_properties(model, iset, bs, device)); flags.append(fl)
+    t = vstack(parts)
+    t['flags'] = np.concatenate(flags)
+    blank = (t['flags'] & int(ImageFlag.BLANK)) != 0
+    for c in t.colnames[:-1]: t[c][blank] = np.nan
+    return t
+
+# %% ../nbs/02_physics_cvae.ipynb #0051
 def _r2(pred, true, periodic=False):
     "R² = 1 − Σ residual²/Σ (true − mean)², with wrapped residuals for a periodic property."
     res = wrap_axis(pred - true) if periodic else pred - true
     return float(1 - (res**2).sum()/((true - true.mean())**2).sum())
 
-# %% ../nbs/02_physics_cvae.ipynb #0048
+# %% ../nbs/02_physics_cvae.ipynb #0052
 def property_r2(pred, # Table/dict of predicted properties (e.g. from `latent_properties`)
                 truth, # Table/dict with the true values under the same names
                 props=None): # names to score (default: all of `pred`'s that `truth` has)
@@ -368,7 +439,22 @@ def linear_r2(latents, # (N, k) latents
         out[n] = _r2(reg.predict(lat[test][:, cols]), y[test], n in PERIODIC)
     return out
 
-# %% ../nbs/02_physics_cvae.ipynb #0051
+# %% ../nbs/02_physics_cvae.ipynb #0055
+def latent_r2(model:PhysicsCVAE, iset:ImageSet, # a trained CVAE and images whose `meta` has the true properties
+              train, # rows used for training (and to fit the regressions); the others are scored
+              props=PROPS[1:]): # properties to score
+    "{reading: {property: R²}} on the held-out rows: 'identity' and 'own_latent' (physics CVAE), 'all_latents' (any)."
+    z = encode_images(model, iset)
+    fit = np.zeros(len(iset), bool); fit[np.asarray(train)] = True
+    if fit.all(): raise GalnbInputError("latent_r2: every row is in `train`; nothing is left to score")
+    out = {}
+    if model.config['props']['names']:
+        out['identity'] = property_r2(latent_properties(model, z[~fit]), iset.meta[~fit], props)
+        out['own_latent'] = linear_r2(z, iset.meta, props, fit, own_latent=True)
+    out['all_latents'] = linear_r2(z, iset.meta, props, fit)
+    return out
+
+# %% ../nbs/02_physics_cvae.ipynb #0057
 def save_physics_cvae(model:PhysicsCVAE, path, # base path: writes `path.pth` and `path.json`
                       overwrite=False):
     "Save weights and configuration (property standardisation, preprocessing) of a physics or vanilla CVAE."
@@ -378,7 +464,7 @@ def load_physics_cvae(path, map_location='cpu'):
     "Load a model saved by `save_physics_cvae`; returns it in evaluation mode."
     return load_model(path, 'PhysicsCVAE', PhysicsCVAE, map_location)[0]
 
-# %% ../nbs/02_physics_cvae.ipynb #0062
+# %% ../nbs/02_physics_cvae.ipynb #0068
 PAPER_R2 = {'redshift': 0.83, 'log_mass': 0.75, 'log_sfr': 0.26}   # Gagliano & Villar (2023), physics CVAE on DECaLS
 
 def r2_table(rows:dict): # {row name: {property: R²}}

@@ -5,7 +5,7 @@
 # %% ../nbs/00_preprocess.ipynb #0001
 from __future__ import annotations
 from collections import namedtuple
-import json, os, shutil, tempfile, threading, time, urllib.error, urllib.parse, urllib.request, warnings
+import functools, json, os, shutil, tempfile, threading, time, urllib.error, urllib.parse, urllib.request, warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import IntFlag
@@ -924,6 +924,40 @@ def _like_input(t, x):
     return t if isinstance(x, torch.Tensor) else t.detach().cpu().numpy().astype(np.float32, copy=False)
 
 # %% ../nbs/00_preprocess.ipynb #0123
+@numba.njit(parallel=True, cache=True)
+def _eq1_stats(x, mean_max, lo, hi, has_bad):
+    "Per image: ⟨max⟩ over bands (float64), min and max pixel and whether any pixel is NaN/inf (which count as 0)."
+    n, c, h, w = x.shape
+    for i in numba.prange(n):
+        s, bad, vlo, vhi = 0., False, np.inf, -np.inf
+        for b in range(c):
+            m = -np.inf
+            for p in range(h):
+                for q in range(w):
+                    v = x[i, b, p, q]
+                    if not np.isfinite(v): bad, v = True, np.float32(0.)
+                    if v > m: m = v
+                    if v < vlo: vlo = v
+                    if v > vhi: vhi = v
+            s += m
+        mean_max[i], lo[i], hi[i], has_bad[i] = s/c, vlo, vhi, bad
+
+@numba.njit(parallel=True, cache=True)
+def _eq1_apply(x, factor, out):
+    "out = tanh(asinh(y)) = y/√(1 + y²) with y = factor·x per image, NaN/inf pixels as 0; one pass, no temporaries."
+    n, c, h, w = x.shape
+    one, big = np.float32(1.), np.float32(1e18)
+    for i in numba.prange(n):
+        f = factor[i]
+        for b in range(c):
+            for p in range(h):
+                for q in range(w):
+                    v = x[i, b, p, q]
+                    y = v*f if np.isfinite(v) else np.float32(0.)
+                    y = min(max(y, -big), big)                   # beyond ±1e18 the result is ±1 and y² would overflow
+                    out[i, b, p, q] = y/np.sqrt(one + y*y)
+
+# %% ../nbs/00_preprocess.ipynb #0124
 def normalize_images(x, # (N, 3, H, W) g,r,z images: numpy array or torch tensor
                      beta=10., # stretch β of Eq. 1
                      on_blank='raise'): # blank images: 'raise' a GalnbInputError naming them, or 'flag' (zeros + `ImageFlag.BLANK`)
@@ -931,23 +965,44 @@ def normalize_images(x, # (N, 3, H, W) g,r,z images: numpy array or torch tensor
     import torch
     if on_blank not in ('raise', 'flag'): raise GalnbInputError(f"normalize_images: on_blank must be 'raise' or 'flag', not {on_blank!r}")
     t = _image_batch(x, 'normalize_images')
-    bad = ~torch.isfinite(t)
-    has_bad = bad.flatten(1).any(1)
-    t = torch.where(bad, torch.zeros((), dtype=t.dtype, device=t.device), t)
-    flat = t.flatten(1)
-    mean_max = t.amax(dim=(2, 3)).double().mean(1)                    # ⟨max⟩: mean over bands of each band's maximum
-    factor = (beta / mean_max.clamp_min(torch.finfo(torch.float64).tiny)).to(t.dtype)
-    blank = (mean_max <= 0) | (flat.amax(1) == flat.amin(1)) | ~torch.isfinite(factor)
+    on_cpu = not isinstance(x, torch.Tensor)
+    if on_cpu:                                                        # numpy in: two compiled passes (statistics, then Eq. 1)
+        a = np.ascontiguousarray(t.numpy(), np.float32)
+        n = len(a)
+        mean_max, lo, hi, has_bad = np.empty(n), np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.bool_)
+        if n: _eq1_stats(a, mean_max, lo, hi, has_bad)
+        with np.errstate(divide='ignore', over='ignore'):
+            factor = (beta/np.maximum(mean_max, np.finfo(np.float64).tiny)).astype(np.float32)
+        blank = (mean_max <= 0) | (lo == hi) | ~np.isfinite(factor)
+    else:                                                             # torch in (any device): the same steps in torch
+        bad = ~torch.isfinite(t)
+        has_bad = bad.flatten(1).any(1).cpu().numpy()
+        t = torch.where(bad, torch.zeros((), dtype=t.dtype, device=t.device), t)
+        flat = t.flatten(1)
+        mean_max = t.amax(dim=(2, 3)).double().mean(1)                # ⟨max⟩: mean over bands of each band's maximum
+        factor = (beta / mean_max.clamp_min(torch.finfo(torch.float64).tiny)).to(t.dtype)
+        blank = ((mean_max <= 0) | (flat.amax(1) == flat.amin(1)) | ~torch.isfinite(factor)).cpu().numpy()
     if on_blank == 'raise' and bool(blank.any()):
-        raise GalnbInputError(f"normalize_images: image(s) {_index_list(blank.cpu())} are blank or constant (⟨max⟩ ≤ 0 or "
+        raise GalnbInputError(f"normalize_images: image(s) {_index_list(blank)} are blank or constant (⟨max⟩ ≤ 0 or "
                               "max = min) and cannot be normalised; drop them, or pass on_blank='flag' to keep them as zeros")
-    factor = torch.where(blank, torch.zeros((), dtype=t.dtype, device=t.device), factor)
-    out = torch.tanh(torch.asinh(t * factor[:, None, None, None]))
-    flags = (np.where(has_bad.cpu().numpy(), int(ImageFlag.BAD_PIXELS), 0)
-             | np.where(blank.cpu().numpy(), int(ImageFlag.BLANK), 0)).astype(np.int32)
-    return _like_input(out, x), flags
+    flags = (np.where(has_bad, int(ImageFlag.BAD_PIXELS), 0) | np.where(blank, int(ImageFlag.BLANK), 0)).astype(np.int32)
+    if on_cpu:
+        out = np.empty_like(a)
+        if n: _eq1_apply(a, np.where(blank, np.float32(0.), factor).astype(np.float32), out)
+        return out, flags
+    factor = torch.where(torch.from_numpy(blank).to(t.device), torch.zeros((), dtype=t.dtype, device=t.device), factor)
+    return torch.tanh(torch.asinh(t * factor[:, None, None, None])), flags
 
-# %% ../nbs/00_preprocess.ipynb #0130
+# %% ../nbs/00_preprocess.ipynb #0133
+@functools.lru_cache(maxsize=16)
+def _resize_matrix(n_in, n_out):
+    "The (n_out, n_in) matrix of torch's bilinear resize (antialiased when shrinking) along one axis."
+    import torch, torch.nn.functional as F
+    eye = torch.eye(n_in, dtype=torch.float64).reshape(n_in, 1, 1, n_in)       # one impulse per row, along the width
+    r = F.interpolate(eye, size=(1, n_out), mode='bilinear', align_corners=False, antialias=n_in > n_out)
+    return r.reshape(n_in, n_out).T.contiguous()
+
+# %% ../nbs/00_preprocess.ipynb #0134
 def resize_images(x, # (N, 3, H, W) square g,r,z images: numpy array (→ float32 numpy) or torch tensor (→ torch)
                   size=69): # output side in pixels
     "Resize a batch of images to `(N, 3, size, size)` with bilinear interpolation, antialiased when shrinking."
@@ -958,10 +1013,10 @@ def resize_images(x, # (N, 3, H, W) square g,r,z images: numpy array (→ float3
     if H != W: raise GalnbInputError(f"resize_images: images are {H}×{W} px, not square; crop them square first")
     bad = ~torch.isfinite(t).flatten(1).all(1)
     if bad.any(): raise GalnbInputError(f"resize_images: image(s) {_index_list(bad.cpu())} contain NaN/inf pixels; normalize_images replaces them")
-    out = F.interpolate(t, size=(int(size), int(size)), mode='bilinear', align_corners=False, antialias=H > size) if len(t) else t.new_zeros(0, 3, int(size), int(size))
-    return _like_input(out, x)
+    R = _resize_matrix(int(H), int(size)).to(dtype=t.dtype, device=t.device)
+    return _like_input(R @ t @ R.T, x)
 
-# %% ../nbs/00_preprocess.ipynb #0134
+# %% ../nbs/00_preprocess.ipynb #0138
 def _orientation_one(img, box_size=10, filter_size=3, fwhm=3., nsigma=1.5, npixels=10):
     "Orientation (radians in [-π/2, π/2)) of the source nearest the centre of a 2-d image; NaN if there is none."
     from astropy.convolution import convolve
@@ -1001,7 +1056,7 @@ def _orientation_chunk(stack, # (k, H, W) band-summed images
             except ValueError: pass      # photutils rejects a degenerate image (e.g. too few valid boxes): no source
     return out
 
-# %% ../nbs/00_preprocess.ipynb #0135
+# %% ../nbs/00_preprocess.ipynb #0139
 def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutouts: numpy array or torch tensor
                          n_workers=None, # worker processes; None: all cores, or in-process for ≤ 200 images (starting workers costs seconds); 1: in-process
                          chunk_size=None, # images per task; None: about 4 tasks per worker, at most 256
@@ -1030,7 +1085,7 @@ def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutout
     flags = np.where(np.isfinite(theta), 0, int(ImageFlag.NO_SOURCE)).astype(np.int32)
     return theta.astype(np.float32), flags
 
-# %% ../nbs/00_preprocess.ipynb #0145
+# %% ../nbs/00_preprocess.ipynb #0149
 @dataclass(repr=False)
 class ImageSet:
     "Normalised, resized g,r,z cutouts with their orientations, quality flags and per-image metadata."
@@ -1098,7 +1153,7 @@ class ImageSet:
         if missing: raise GalnbInputError(f"{path}: ImageSet file lacks extension(s) {', '.join(missing)}")
         return cls(arrays['IMAGES'], arrays['ORIENT'], arrays['FLAGS'], tables['META'], config)
 
-# %% ../nbs/00_preprocess.ipynb #0151
+# %% ../nbs/00_preprocess.ipynb #0155
 def preprocess_images(cutouts, # (N, 3, H, W) raw g,r,z cutouts (numpy/torch), or a list of Legacy Survey FITS cutout files
                       meta=None, # per-image properties (Table, dict of columns, …) with N rows, carried into `ImageSet.meta`
                       size=69, # output side in pixels
