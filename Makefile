@@ -28,7 +28,7 @@ $(STAMP): $(BIN)/python settings.ini setup.py
 install: $(STAMP)
 
 demo: install
-	$(BIN)/python tools/demo.py --overwrite $(DEMO_ARGS)
+	$(BIN)/galnb demo --quick --overwrite $(DEMO_ARGS)
 
 # nbdev_export and nbdev_clean must leave the tree as committed: the library is generated from the notebooks.
 check-sync: install

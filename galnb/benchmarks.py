@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['machine_info', 'bench_rebin', 'bench_images', 'bench_image_inference', 'bench_image_training', 'bench_training',
-           'bench_encode']
+           'bench_encode', 'bench_cluster']
 
 # %% ../nbs/05_benchmarks.ipynb #0001
 import os, platform, sys, time, warnings
@@ -370,4 +370,47 @@ def bench_encode(n_spectra=100_000, # spectra to encode (the mock survey tiled t
         print(_table([['batched encode (galnb)', f"{len(big):,}", f"{r['batched_spectra_per_s']:,.0f}"],
                       ['one spectrum at a time', f"{len(x):,}", f"{r['loop_spectra_per_s']:,.0f}"]], ['encoding', 'spectra', 'spectra/s']))
         print(f"batched/loop: {r['speedup']:.0f}×; input flux array {r['input_gb']:.2f} GB; process peak RSS {r['peak_rss_gb']:.2f} GB")
+    return r
+
+# %% ../nbs/05_benchmarks.ipynb #0046
+def _mock_latents(n, seed=0, dim=16, k=12):
+    "Latents from a k-component Gaussian mixture in `dim` dimensions (fixed seed: the same structure at every N)."
+    rng = np.random.default_rng(seed)
+    centres, scales = np.random.default_rng(123).normal(0, 3, (k, dim)), np.random.default_rng(124).uniform(0.3, 1.2, k)
+    lab = rng.integers(0, k, n)
+    return (centres[lab] + rng.normal(0, 1, (n, dim))*scales[lab, None]).astype(np.float32), lab
+
+# %% ../nbs/05_benchmarks.ipynb #0047
+def bench_cluster(ns=(2743, 20000, 100000), # numbers of latents
+                  ks=range(5, 16), # the paper's k range
+                  n_trials=100, # restarts per k (the paper's)
+                  n_trials_large=10, # restarts per k actually run at sizes above 20,000 (the rest extrapolated)
+                  seed=0, verbose=True):
+    "Wall time of UMAP and of the GMM selection at several N, parallel vs one core at the smallest, with peak memory."
+    import resource
+    from sklearn.metrics import adjusted_rand_score
+    from galnb.clustering import umap_embed, select_gmm
+    ks = list(ks); rows = []
+    for n in ns:
+        x, lab = _mock_latents(int(n), seed)
+        t_umap, (emb, _) = _best_of(lambda: umap_embed(x, seed=seed), 1)
+        nt = n_trials if n <= 20000 else min(n_trials, n_trials_large)
+        t_gmm, sel = _best_of(lambda: select_gmm(emb, ks, n_trials=nt, seed=seed), 1)
+        rows.append(dict(n=int(n), umap_s=t_umap, gmm_trials=nt, gmm_s=t_gmm, gmm_s_full=t_gmm*n_trials/nt,
+                         extrapolated=nt < n_trials, k=sel.k, silhouette=sel.silhouette, ari=adjusted_rand_score(lab, sel.labels),
+                         peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e6))
+    x, _ = _mock_latents(int(ns[0]), seed); emb, _ = umap_embed(x, seed=seed)
+    t_one, s1 = _best_of(lambda: select_gmm(emb, ks, n_trials=n_trials, seed=seed, n_jobs=1), 1)
+    r = dict(rows=rows, cores=_cores(), gmm_one_core_s=t_one, gmm_parallel_s=rows[0]['gmm_s'], parallel_speedup=t_one/rows[0]['gmm_s'],
+             same_result=bool(s1.k == rows[0]['k'] and np.array_equal(s1.labels, select_gmm(emb, ks, n_trials=n_trials, seed=seed).labels)))
+    if verbose:
+        print(f"UMAP → 2-d, then GMM k = {ks[0]}…{ks[-1]} × {n_trials} restarts (best silhouette); synthetic 16-d latents with 12 true clusters")
+        print(_table([[f"{o['n']:,}", _fmt_time(o['umap_s']), _fmt_time(o['gmm_s_full']) + (f" (from {o['gmm_trials']} restarts)" if o['extrapolated'] else ''),
+                       _fmt_time(o['umap_s'] + o['gmm_s_full']), o['k'], f"{o['silhouette']:.3f}", f"{o['ari']:.2f}", f"{o['peak_rss_gb']:.2f} GB"] for o in rows],
+                     ['latents', 'UMAP', 'GMM selection', 'total', 'k', 'silhouette', 'ARI', 'peak RSS']))
+        if len(rows) > 1:
+            a, b = rows[0], rows[-1]
+            print(f"scaling {a['n']:,} → {b['n']:,} ({b['n']/a['n']:.0f}× the latents): UMAP {b['umap_s']/a['umap_s']:.1f}×, GMM selection {b['gmm_s_full']/a['gmm_s_full']:.1f}×")
+        print(f"GMM selection at {rows[0]['n']:,}: one core {_fmt_time(t_one)}, {r['cores']} cores {_fmt_time(rows[0]['gmm_s'])} "
+              f"({r['parallel_speedup']:.2f}×); same solution either way: {r['same_result']}")
     return r

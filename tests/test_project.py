@@ -5,7 +5,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = {'00_preprocess': 'preprocess', '01_spectral_vae': 'spectral_vae', '02_physics_cvae': 'physics_cvae',
-          '03_clustering': 'clustering', '04_anomalies': 'anomalies', '05_benchmarks': 'benchmarks', '06_mocks': 'mocks'}
+          '03_clustering': 'clustering', '04_anomalies': 'anomalies', '05_benchmarks': 'benchmarks', '06_mocks': 'mocks',
+          '07_cli': 'cli'}
 
 def settings():
     cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini'); return cfg['DEFAULT']
@@ -66,3 +67,13 @@ def test_readme_opens_with_setup_commands():
     text = (ROOT/'README.md').read_text()
     head = text[:text.index('## What galnb is')] if '## What galnb is' in text else text
     assert 'make demo' in head and 'make test' in head
+
+def test_console_script():
+    "The `galnb` command is declared in settings.ini, installed beside this Python, and explains itself."
+    assert settings()['console_scripts'].split() == ['galnb=galnb.cli:console']
+    exe = Path(sys.executable).parent/'galnb'
+    assert exe.exists(), f'{exe} is missing: reinstall galnb (pip install -e .)'
+    out = subprocess.run([str(exe), '--help'], capture_output=True, text=True)
+    assert out.returncode == 0 and all(c in out.stdout for c in ('demo', 'spectra', 'images', 'bench'))
+    bad = subprocess.run([str(exe), 'bench', 'nonsense'], capture_output=True, text=True)
+    assert bad.returncode == 2 and 'invalid choice' in bad.stderr
