@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import matplotlib.pyplot as plt
 from astropy.table import Table
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from sklearn.cluster import HDBSCAN
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
@@ -124,7 +124,8 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
     sample = np.sort(rng.choice(len(X), silhouette_n, replace=False)) if len(X) > silhouette_n else None
     step = 10                                               # restarts per joblib task
     tasks = [(i, j) for i in range(len(ks)) for j in range(0, n_trials, step)]
-    out = Parallel(n_jobs=n_jobs)(delayed(_fit_score)(X, ks[i], seeds[i, j:j + step], sample, gmm_kwargs) for i, j in tasks)
+    with parallel_config(backend='loky', idle_worker_timeout=10):    # idle workers exit after 10 s instead of 300
+        out = Parallel(n_jobs=n_jobs)(delayed(_fit_score)(X, ks[i], seeds[i, j:j + step], sample, gmm_kwargs) for i, j in tasks)
     rows = [(ks[i], j + t, seeds[i, j + t], *r) for (i, j), rr in zip(tasks, out) for t, r in enumerate(rr)]
     scores = Table(rows=rows, names=('k', 'trial', 'seed', 'silhouette', 'bic', 'converged', 'n_clusters'),
                    dtype=(int, int, np.int64, float, float, bool, int))
