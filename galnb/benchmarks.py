@@ -17,6 +17,18 @@ def _cores():
     "CPU cores this process may use."
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
 
+def _fastai_vs_plain(learn, plain, epochs, lr):
+    "Best-of-2 wall times of `learn.fit(epochs, lr)` and of `plain(model)`, both from the same initial weights."
+    import copy
+    init = copy.deepcopy(learn.model.state_dict())
+    def fastai_fit():
+        learn.model.load_state_dict(init); learn.opt = None
+        with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr)
+    def plain_fit():
+        m = copy.deepcopy(learn.model); m.load_state_dict(init); plain(m)
+    t_plain, _ = _best_of(plain_fit, 2); t_fastai, _ = _best_of(fastai_fit, 2)
+    return t_fastai, t_plain
+
 def _best_of(fn, repeat=3):
     "Best wall-clock time of `repeat` calls of `fn()` [s], and the last result."
     best, out = np.inf, None
@@ -352,7 +364,7 @@ def _plain_fit_images(dls, model, loss_fn, epochs, lr):
 def bench_image_training(n_images=2000, # mock galaxies rendered at 69×69
                          epochs=2, bs=128, seed=0, verbose=True):
     "Training throughput of the physics CVAE's fastai Learner vs a plain PyTorch loop doing the same work."
-    import copy, torch
+    import torch
     from galnb.mocks import mock_images
     from galnb.preprocess import preprocess_images
     from galnb.physics_cvae import images_dls, physics_learner
@@ -360,14 +372,7 @@ def bench_image_training(n_images=2000, # mock galaxies rendered at 69×69
     iset = preprocess_images(im, meta=truth, orientation=False)
     dls = images_dls(iset, bs=bs, seed=seed, sigma={'redshift': 0.02, 'log_mass': 0.1, 'log_sfr': 0.2}, augment=True, device='cpu')
     learn = physics_learner(dls, patience=None, checkpoint=False, seed=seed)
-    init = copy.deepcopy(learn.model.state_dict())
-    def fastai_fit():
-        learn.model.load_state_dict(init); learn.opt = None
-        with learn.no_bar(), learn.no_logging(): learn.fit(epochs, 1e-3)
-    def plain_fit():
-        m = copy.deepcopy(learn.model); m.load_state_dict(init)
-        _plain_fit_images(dls, m, learn.loss_func, epochs, 1e-3)
-    t_plain, _ = _best_of(plain_fit, 2); t_fastai, _ = _best_of(fastai_fit, 2)
+    t_fastai, t_plain = _fastai_vs_plain(learn, lambda m: _plain_fit_images(dls, m, learn.loss_func, epochs, 1e-3), epochs, 1e-3)
     n_seen = epochs*(len(dls.train)*dls.train.bs + len(dls.valid_idx))
     r = dict(n_images=len(iset), epochs=epochs, torch_threads=torch.get_num_threads(), fastai_s=t_fastai, plain_s=t_plain,
              fastai_images_per_s=n_seen/t_fastai, plain_images_per_s=n_seen/t_plain, overhead=t_fastai/t_plain - 1)
@@ -408,19 +413,12 @@ def bench_training(n_spectra=2743, # mock spectra (the paper's sample size)
                    epochs=3, # epochs timed for each
                    bs=64, seed=0, verbose=True):
     "Training throughput of galnb's fastai Learner vs a plain PyTorch loop doing the same work, in one run."
-    import copy, torch
+    import torch
     from galnb.spectral_vae import spectra_dls, spectral_learner
     sset = _mock_set(n_spectra, seed)
     dls = spectra_dls(sset, bs=bs, seed=seed, device='cpu')
     learn = spectral_learner(dls, patience=None, checkpoint=False, seed=seed)
-    init = copy.deepcopy(learn.model.state_dict())
-    def fastai_fit():
-        learn.model.load_state_dict(init); learn.opt = None
-        with learn.no_bar(), learn.no_logging(): learn.fit(epochs, 1e-4)
-    def plain_fit():
-        m = copy.deepcopy(learn.model); m.load_state_dict(init)
-        _plain_fit(dls, m, epochs, 1e-4, learn.wd, 2.)
-    t_plain, _ = _best_of(plain_fit, 2); t_fastai, _ = _best_of(fastai_fit, 2)
+    t_fastai, t_plain = _fastai_vs_plain(learn, lambda m: _plain_fit(dls, m, epochs, 1e-4, learn.wd, 2.), epochs, 1e-4)
     n_seen = epochs*(len(dls.train)*dls.train.bs + len(dls.valid_idx))
     r = dict(n_spectra=len(sset), bins=len(sset.wave), epochs=epochs, torch_threads=torch.get_num_threads(),
              fastai_s=t_fastai, plain_s=t_plain, fastai_spectra_per_s=n_seen/t_fastai, plain_spectra_per_s=n_seen/t_plain,

@@ -262,6 +262,37 @@ MOCK_CAVEATS = [
     'more varied, and real images have artefacts (satellite trails, ghosts, saturated stars) that the mock does not.',
     'Properties are known exactly in the mock; catalogue masses and SFRs are simulated with per-galaxy errors.']
 
+def _example_spectra(sset, population, per=1):
+    "A figure: one preprocessed spectrum (linear f_λ, normalised at 1500 Å) of each population, offset for clarity."
+    import matplotlib.pyplot as plt
+    from galnb.clustering import _linear_flam
+    pop = np.asarray(population).astype(str)
+    names = list(dict.fromkeys(np.sort(pop)))
+    first = [np.flatnonzero(pop == n)[0] for n in names]
+    flam = np.where(sset.mask[first], _linear_flam(sset.select(first)), np.nan)
+    fig, ax = plt.subplots(figsize=(9, 0.55*len(names) + 1.5))
+    for j, (n, i) in enumerate(zip(names, first)):
+        f = flam[j]
+        ax.plot(sset.wave, f/np.nanpercentile(np.abs(f), 99) + 1.2*j, lw=0.6)
+        ax.text(sset.wave[-1] + 100, 1.2*j, f"{n} (z = {sset.meta['z'][i]:.1f})", fontsize=7, va='center')
+    ax.set(xlabel='rest wavelength [Å]', ylabel='f_λ (scaled, offset)', yticks=[])
+    return fig
+
+def _example_cutouts(raw, population, n=6):
+    "A figure: `n` ordinary galaxies and up to `n` of each anomaly class as RGB images."
+    import matplotlib.pyplot as plt
+    from galnb.mocks import grz_to_rgb
+    pop = np.asarray(population).astype(str); classes = list(dict.fromkeys(['normal'] + sorted(set(pop) - {'normal'})))
+    fig, axs = plt.subplots(len(classes), n, figsize=(1.4*n, 1.5*len(classes)), squeeze=False)
+    for r, c in enumerate(classes):
+        idx = np.flatnonzero(pop == c)[:n]
+        for k, ax in enumerate(axs[r]):
+            if k < len(idx): ax.imshow(grz_to_rgb(raw[idx[k]]), origin='lower')
+            ax.set(xticks=[], yticks=[])
+        axs[r, 0].set_ylabel(c, fontsize=8)
+    plt.tight_layout()
+    return fig
+
 def demo(out='runs/demo', mode='quick', seed=0, overwrite=False, bar=True, log=print, **overrides):
     "galnb's main job on the mock survey: both arms, a report folder; returns the metrics."
     import galnb
@@ -283,11 +314,16 @@ def demo(out='runs/demo', mode='quick', seed=0, overwrite=False, bar=True, log=p
     pop_of = dict(zip(truth['id'], truth['population']))
     log(f"[spectra] mock survey: {len(specs)} PRISM spectra → {len(sset)} preprocessed, {len(sset.rejected)} rejected ({time.time() - t0:.1f} s)")
     metrics['spectra'] = dict(n_mock=len(specs), n_rejected=len(sset.rejected))
+    rep.h('The mock survey')
+    rep.figure(_example_spectra(sset, [pop_of[i] for i in sset.meta['id']]), run/'fig_mock_spectra.png',
+               'Example mock PRISM spectra after preprocessing (rest frame, normalised at 1500 Å), one per population')
     metrics['spectra'].update(spectra_arm(sset, run, rep, cfg['epochs'], cfg['gmm_trials'], seed=seed, bar=bar, log=log,
                                           population=[pop_of[i] for i in sset.meta['id']]))
     t0 = time.time()
     raw, itruth = mock_images(cfg['n_images'], seed=seed, n_red_spirals=cfg['n_red_spirals'], n_green_peas=cfg['n_green_peas'])
     itruth.rename_column('orientation', 'orientation_true')            # train on the orientation photutils measures
+    rep.figure(_example_cutouts(raw, itruth['population']), run/'fig_mock_cutouts.png',
+               'Example mock g,r,z cutouts (z→red, r→green, g→blue): ordinary galaxies, Red Spirals and Green Peas')
     iset = preprocess_images(raw, meta=itruth); del raw
     ok = np.isfinite(iset.orientation)
     d = np.abs((iset.orientation[ok] - np.asarray(itruth['orientation_true'])[ok] + np.pi/2) % np.pi - np.pi/2)
