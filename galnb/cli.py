@@ -174,18 +174,19 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
                label_column=None, # meta column of known classes ('normal' for ordinary galaxies): runs the SVM protocol
                truth_props=('redshift', 'log_mass', 'log_sfr'), # meta columns R² is scored against
                n_candidates=50, # rows of anomalies.ecsv
+               orientation='angle', # orientation latent(s): 'angle' (the paper's) or 'vector' (cos 2φ, sin 2φ)
                seed=0, model=None, # a trained physics CVAE to use instead of training
                bar=True, log=print):
     "Physics + vanilla CVAE → properties, R², anomaly search; writes files and report sections, returns metrics."
     import matplotlib.pyplot as plt
     from galnb.physics_cvae import (images_dls, physics_learner, vanilla_learner, predict_properties, encode_images, latent_r2,
-                                    save_physics_cvae, r2_table, PAPER_R2, PROPS)
+                                    save_physics_cvae, r2_table, PAPER_R2)
     from galnb.anomalies import (svm_recovery, recovery_table, image_recon_error, density_score, rank_anomalies, explain)
     m, t0 = dict(n_images=len(iset)), time.time()
     folder = out.tmp if isinstance(out, RunDir) else Path(out)
     vmodel, train_idx = None, None
     if model is None:
-        dls = images_dls(iset, bs=128, seed=seed, columns=columns, sigma=sigma, augment=True)
+        dls = images_dls(iset, bs=128, seed=seed, columns=columns, sigma=sigma, augment=True, orientation=orientation)
         plearn = physics_learner(dls, channels=channels, patience=None, seed=seed, path=folder)
         vlearn = vanilla_learner(dls, channels=channels, patience=None, seed=seed, path=folder)
         for l in (plearn, vlearn): _fit(l, epochs, 2e-3, bar)
@@ -223,7 +224,7 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
         m['svm_recovery'] = {f"{r['latents']}/{r['class']}": dict(recovered=float(r['recovered']), contamination=float(r['contamination'])) for r in rt}
         report.table(rt, 'RBF SVM + SMOTE over 5 stratified 80/20 splits: recovered fraction and contamination per class, beside the paper')
         for r in rec_p.table: log(f"[images] SVM (physics latents): {r['class']} recovered {r['recovered']:.2f} ± {r['recovered_std']:.2f} at contamination {r['contamination']:.3f}")
-    recon, dens = image_recon_error(model, iset), density_score(zp[:, :len(PROPS)])
+    recon, dens = image_recon_error(model, iset), density_score(zp[:, :len(model.config['props']['names'])])
     ranked = rank_anomalies(recon=recon, density=dens)
     top = np.asarray(ranked['index'][:n_candidates])
     ex = explain(props, top, recon=recon)
@@ -386,7 +387,7 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
     return m
 
 def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 128), sigma=None, label_column=None,
-                   seed=0, overwrite=False, bar=True, log=print):
+                   seed=0, overwrite=False, bar=True, log=print, orientation='angle'):
     "The images arm on Legacy Survey cutout files with properties from a table."
     from galnb.preprocess import read_legacy_cutouts, preprocess_images
     from galnb.physics_cvae import load_physics_cvae
@@ -406,7 +407,7 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
                                         "orientation (no source found) left out.")
     m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()))
     m.update(images_arm(iset.select(ok), run, rep, epochs, channels, sigma=sigma, label_column=label_column, seed=seed,
-                        model=mdl, bar=bar, log=log))
+                        model=mdl, bar=bar, log=log, orientation=orientation))
     rep.write(run.tmp); (run/'metrics.json').write_text(json.dumps(m, indent=1, default=float))
     log(f"Wrote {run.commit()}/")
     return m
@@ -466,6 +467,8 @@ def _parser():
     i.add_argument('--model', help='saved physics CVAE (base path) to apply instead of training')
     i.add_argument('--epochs', type=int, default=15, help='one-cycle epochs of each CVAE (default 15)')
     i.add_argument('--channels', type=lambda s: tuple(int(c) for c in s.split(',')), default=(32, 64, 128), help='encoder channels (default 32,64,128)')
+    i.add_argument('--orientation', choices=['angle', 'vector'], default='angle',
+                   help="orientation latent(s): 'angle', one latent (the paper's, default) or 'vector', two latents (cos 2φ, sin 2φ)")
     common(i, 'runs/images')
     b = sub.add_parser('bench', help='benchmark tables (05_benchmarks)', description='Print the benchmark tables with their same-run baselines.')
     b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'all'])
@@ -493,7 +496,7 @@ def main(argv=None):
             spectra_command(a.files, a.z_table, a.out, a.model, a.epochs, a.gmm_trials, a.seed, a.overwrite, bar=not a.no_bar)
         elif a.command == 'images':
             images_command(a.files, a.props, a.out, a.model, a.epochs, a.channels, _sigma(a.sigma), a.label_column, a.seed,
-                           a.overwrite, bar=not a.no_bar)
+                           a.overwrite, bar=not a.no_bar, orientation=a.orientation)
         else: bench(a.which, a.quick)
     except GalnbInputError as e:
         print(f"galnb {a.command}: error: {e}", file=sys.stderr); return 2

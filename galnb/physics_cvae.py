@@ -22,11 +22,11 @@ from .preprocess import ImageSet, ImageFlag, GalnbInputError, atomic_write, norm
 from .spectral_vae import LossTerm, NonFiniteLossError, StopOnNonFinite, CPUAutocast, _ClipGrad, save_model, load_model, reparametrize
 
 # %% auto #0
-__all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'PAPER_FIT', 'PAPER_R2', 'property_arrays', 'axis_distance', 'wrap_axis',
-           'dihedral_transform', 'ImagesDL', 'ImagesDataLoaders', 'images_dls', 'PhysicsCVAE', 'CVAELoss',
-           'physics_learner', 'vanilla_learner', 'encode_images', 'latent_properties', 'predict_properties',
-           'calibration', 'predict_from_cutouts', 'property_r2', 'linear_r2', 'latent_r2', 'save_physics_cvae',
-           'load_physics_cvae', 'r2_table']
+__all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'ORIENTATION_VECTOR', 'PAPER_FIT', 'PAPER_R2', 'property_arrays',
+           'axis_distance', 'wrap_axis', 'dihedral_transform', 'ImagesDL', 'ImagesDataLoaders', 'images_dls',
+           'PhysicsCVAE', 'CVAELoss', 'physics_learner', 'vanilla_learner', 'encode_images', 'latent_properties',
+           'predict_properties', 'calibration', 'predict_from_cutouts', 'property_r2', 'linear_r2', 'latent_r2',
+           'save_physics_cvae', 'load_physics_cvae', 'orientation_errors', 'r2_table']
 
 # %% ../nbs/02_physics_cvae.ipynb #0008
 def _rows(bad, n=10):
@@ -38,6 +38,7 @@ def _rows(bad, n=10):
 PROPS = ('orientation', 'redshift', 'log_mass', 'log_sfr')     # the paper's four constrained latents, in order
 DEFAULT_SIGMA = {'orientation': 0.1}                           # radians; the paper's orientation uncertainty
 PERIODIC = {'orientation': math.pi}                            # an axis angle: φ and φ ± π are the same galaxy
+ORIENTATION_VECTOR = ('orientation_cos2', 'orientation_sin2')  # the two latents of orientation='vector'
 
 def property_arrays(iset:ImageSet, # images with per-galaxy properties in `meta`
                     props=PROPS, # property names, in latent order
@@ -116,9 +117,15 @@ class ImagesDL(DataLoader):
     def _augment(self, x, p):
         n = len(x)
         flip, k = torch.rand(n, generator=self.gen) < 0.5, torch.randint(0, 4, (n,), generator=self.gen)
-        phi = p[:, self.orient[0]]*self.orient[1] if self.orient is not None else torch.zeros(n)
+        j, scale = self.orient if self.orient is not None else (None, None)
+        if j is None: phi = torch.zeros(n)
+        elif scale == 'vector': phi = 0.5*torch.atan2(p[:, j + 1], p[:, j])          # (cos 2φ, sin 2φ) → φ
+        else: phi = p[:, j]*scale
         x, phi = dihedral_transform(x, phi, flip, k)
-        if self.orient is not None: p = p.clone(); p[:, self.orient[0]] = phi/self.orient[1]
+        if j is not None:
+            p = p.clone()
+            if scale == 'vector': p[:, j], p[:, j + 1] = torch.cos(2*phi), torch.sin(2*phi)
+            else: p[:, j] = phi/scale
         return x, p
 
     def __iter__(self):
@@ -153,42 +160,52 @@ def images_dls(iset:ImageSet, # images with per-galaxy properties in `meta`
                columns=None, sigma=None, # see `property_arrays`
                sigma_floor=0.05, # smallest standardised σ (σ / std of the property)
                augment=False, # random flips and 90° rotations of training images, orientation updated
+               orientation='angle', # 'angle': one latent for φ (the paper's); 'vector': two latents for (cos 2φ, sin 2φ)
                device=None): # default: CUDA when available
     "Deterministic train/valid DataLoaders over an ImageSet, with standardised properties and uncertainties."
     if len(iset) < 2: raise GalnbInputError(f"images_dls: need at least 2 images, got {len(iset)}")
-    props = tuple(props)
+    if orientation not in ('angle', 'vector'): raise GalnbInputError(f"images_dls: orientation must be 'angle' or 'vector', not {orientation!r}")
+    props, names = tuple(props), tuple(props)
     p, s = property_arrays(iset, props, columns, sigma) if props else (np.zeros((len(iset), 0)), np.ones((len(iset), 0)))
+    vector = orientation == 'vector' and 'orientation' in props
+    if vector:                                                     # φ → (cos 2φ, sin 2φ), each with σ = 2σ_φ
+        j = props.index('orientation')
+        p = np.insert(p, j + 1, np.sin(2*p[:, j]), axis=1); p[:, j] = np.cos(2*p[:, j])
+        s = np.insert(s, j + 1, 2*s[:, j], axis=1); s[:, j] *= 2
+        names = props[:j] + ORIENTATION_VECTOR + props[j + 1:]
     perm = torch.randperm(len(iset), generator=torch.Generator().manual_seed(seed))
     n_valid = max(1, int(round(valid_pct*len(iset))))
     valid_idx, train_idx = perm[:n_valid].sort().values, perm[n_valid:].sort().values
     tr = p[train_idx.numpy()]
-    mean = np.array([0. if n in PERIODIC else tr[:, j].mean() for j, n in enumerate(props)])
-    std = np.array([tr[:, j].std() for j in range(len(props))])
-    if (std <= 0).any(): raise GalnbInputError(f"images_dls: properties {[n for n, v in zip(props, std) if v <= 0]} are constant in the training set")
-    if props and 'orientation' in props: p[:, props.index('orientation')] = wrap_axis(p[:, props.index('orientation')])
+    fixed = set(PERIODIC) | set(ORIENTATION_VECTOR)                   # not standardised: angles and unit-vector components
+    mean = np.array([0. if n in fixed else tr[:, j].mean() for j, n in enumerate(names)])
+    std = np.array([1. if n in ORIENTATION_VECTOR else tr[:, j].std() for j, n in enumerate(names)])
+    if (std <= 0).any(): raise GalnbInputError(f"images_dls: properties {[n for n, v in zip(names, std) if v <= 0]} are constant in the training set")
+    if 'orientation' in names: p[:, names.index('orientation')] = wrap_axis(p[:, names.index('orientation')])
     pt = torch.from_numpy(((p - mean)/std).astype(np.float32))
     st = torch.from_numpy(np.maximum(s/std, sigma_floor).astype(np.float32))
     x = torch.from_numpy(iset.images)
-    orient = (props.index('orientation'), float(std[props.index('orientation')])) if 'orientation' in props else None
+    orient = ((names.index(ORIENTATION_VECTOR[0]), 'vector') if vector else
+              (names.index('orientation'), float(std[names.index('orientation')])) if 'orientation' in names else None)
     device = default_device() if device is None else device
     train = ImagesDL(x, pt, st, train_idx, bs=bs, shuffle=True, drop_last=len(train_idx) > bs, device=device, seed=seed,
                      augment=augment, orient=orient)
     valid = ImagesDL(x, pt, st, valid_idx, bs=2*bs, device=device)
     dls = ImagesDataLoaders(train, valid, device=device)
-    dls.props = dict(names=list(props), mean=mean.tolist(), std=std.tolist(),
-                     periodic={n: PERIODIC[n] for n in props if n in PERIODIC}, sigma_floor=sigma_floor,
+    dls.props = dict(names=list(names), mean=mean.tolist(), std=std.tolist(),
+                     periodic={n: PERIODIC[n] for n in names if n in PERIODIC}, sigma_floor=sigma_floor, orientation=orientation,
                      columns={n: list((columns or {}).get(n, (n, f'{n}_err'))) for n in props})
     dls.size, dls.config = iset.images.shape[-1], iset.config
     dls.train_idx, dls.valid_idx = train_idx.numpy(), valid_idx.numpy()
     return dls
 
-# %% ../nbs/02_physics_cvae.ipynb #0028
+# %% ../nbs/02_physics_cvae.ipynb #0030
 def _conv_block(c_in, c_out, transposed=False, out_pad=0, bn=True):
     "3×3 stride-2 (transposed) convolution, then BatchNorm and LeakyReLU unless `bn=False`."
     conv = nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=out_pad) if transposed else nn.Conv2d(c_in, c_out, 3, 2, 1)
     return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)) if bn else conv
 
-# %% ../nbs/02_physics_cvae.ipynb #0029
+# %% ../nbs/02_physics_cvae.ipynb #0031
 class PhysicsCVAE(nn.Module):
     "Convolutional VAE for (3, size, size) images: forward returns (reconstruction, μ, log σ²)."
     def __init__(self, k=5, # latent dimensions (the first `len(props['names'])` are physical properties)
@@ -227,7 +244,7 @@ class PhysicsCVAE(nn.Module):
         mu, logvar = self.encode(x)
         return self.decode(reparametrize(mu, logvar, self.training)), mu, logvar
 
-# %% ../nbs/02_physics_cvae.ipynb #0032
+# %% ../nbs/02_physics_cvae.ipynb #0034
 class CVAELoss:
     "β0·squared error + KL of the free latents + β1·Σ d(μ − p)²/σ² over the constrained ones; keeps each term."
     def __init__(self, beta0=10., # weight of the reconstruction term
@@ -265,7 +282,7 @@ class CVAELoss:
         self.rec, self.kl, self.phys = rec.mean(), kl.mean(), phys.mean()
         return self.beta0*self.rec + self.kl + self.beta1*self.phys
 
-# %% ../nbs/02_physics_cvae.ipynb #0037
+# %% ../nbs/02_physics_cvae.ipynb #0039
 def _cvae_learner(dls, n_phys, k, channels, out, beta0, beta1, distance, rec, lr, wd, clip, patience, checkpoint,
                   monitor, cpu_bf16, path, seed, fname, uncertainty=False):
     if seed is not None: torch.manual_seed(seed)
@@ -284,11 +301,12 @@ def _cvae_learner(dls, n_phys, k, channels, out, beta0, beta1, distance, rec, lr
     learn.galnb_config = dict(beta0=beta0, beta1=beta1, distance=distance, rec=rec, lr=lr, wd=wd, props=props, uncertainty=uncertainty)
     return learn
 
-# %% ../nbs/02_physics_cvae.ipynb #0038
+# %% ../nbs/02_physics_cvae.ipynb #0040
 PAPER_FIT = dict(n_epoch=1000, lr=5e-6)       # Gagliano & Villar (2023): Adam, constant learning rate
 
 def physics_learner(dls:ImagesDataLoaders, # from `images_dls`, with the properties of the first latents
-                    k=5, channels=(32, 64, 128), out='tanh', # see `PhysicsCVAE`
+                    k=None, # latents (None: one free latent beside the properties — 5 for the paper's four)
+                    channels=(32, 64, 128), out='tanh', # see `PhysicsCVAE`
                     beta0=10., beta1=50., distance='sin', rec='sum', # see `CVAELoss` (β0 = 0: a supervised CNN)
                     lr=2e-3, # default learning rate (the paper's: 5e-6 with `fit`, see `PAPER_FIT`)
                     wd=0., # weight decay
@@ -302,6 +320,7 @@ def physics_learner(dls:ImagesDataLoaders, # from `images_dls`, with the propert
                     uncertainty=False): # Gaussian NLL physics term: the property latents' log σ² become predicted uncertainties
     "A fastai `Learner` for the physics-informed CVAE."
     if not dls.props['names']: raise GalnbInputError("physics_learner: the DataLoaders carry no properties (props=()); use vanilla_learner")
+    k = len(dls.props['names']) + 1 if k is None else k
     return _cvae_learner(dls, len(dls.props['names']), k, channels, out, beta0, beta1, distance, rec, lr, wd, clip, patience,
                          checkpoint, monitor, cpu_bf16, path, seed, 'best_physics_cvae', uncertainty)
 
@@ -312,7 +331,7 @@ def vanilla_learner(dls:ImagesDataLoaders, # from `images_dls` (properties, if a
     return _cvae_learner(dls, 0, k, channels, out, beta0, 0., 'sin', rec, lr, wd, clip, patience, checkpoint, monitor,
                          cpu_bf16, path, seed, 'best_vanilla_cvae')
 
-# %% ../nbs/02_physics_cvae.ipynb #0044
+# %% ../nbs/02_physics_cvae.ipynb #0046
 def encode_images(model:PhysicsCVAE, iset:ImageSet,
                   sample=False, # False: the posterior means μ; True: one draw z ~ q(z|x) per image
                   bs=128, device=None, seed=None):
@@ -339,11 +358,13 @@ def latent_properties(model:PhysicsCVAE, latents): # (N, k) from `encode_images`
     lat = np.asarray(latents, float)
     t = Table()
     for j, n in enumerate(pr['names']):
+        if n == ORIENTATION_VECTOR[0]: t['orientation'] = 0.5*np.arctan2(lat[:, j + 1], lat[:, j]); continue
+        if n == ORIENTATION_VECTOR[1]: continue
         v = pr['mean'][j] + pr['std'][j]*lat[:, j]
         t[n] = wrap_axis(v) if n in pr['periodic'] else v
     return t
 
-# %% ../nbs/02_physics_cvae.ipynb #0046
+# %% ../nbs/02_physics_cvae.ipynb #0048
 def predict_properties(model:PhysicsCVAE, iset:ImageSet, bs=128, device=None):
     "Table of orientation, redshift, log M*, log SFR (physical units) per image; `<name>_err` when the model predicts them."
     if not model.config['props']['names']: raise GalnbInputError("predict_properties needs a physics CVAE; this one is vanilla")
@@ -363,7 +384,10 @@ def predict_properties(model:PhysicsCVAE, iset:ImageSet, bs=128, device=None):
     t = latent_properties(model, mu)
     if model.config.get('uncertainty'):
         pr = model.config['props']
-        for j, n in enumerate(pr['names']): t[f'{n}_err'] = pr['std'][j]*np.exp(0.5*np.clip(lv[:, j], -10, 10))
+        sd = np.asarray(pr['std'])*np.exp(0.5*np.clip(lv[:, :len(pr['names'])], -10, 10))
+        for j, n in enumerate(pr['names']):
+            if n == ORIENTATION_VECTOR[0]: t['orientation_err'] = 0.25*(sd[:, j] + sd[:, j + 1])   # σ_φ ≈ σ(cos 2φ, sin 2φ)/2
+            elif n != ORIENTATION_VECTOR[1]: t[f'{n}_err'] = sd[:, j]
     return t
 
 def calibration(pred, # Table from `predict_properties` with `<name>_err` columns
@@ -383,7 +407,7 @@ def calibration(pred, # Table from `predict_properties` with `<name>_err` column
     for c in ('z_std', 'within_1sigma', 'within_2sigma'): t[c].format = '.3f'
     return t
 
-# %% ../nbs/02_physics_cvae.ipynb #0048
+# %% ../nbs/02_physics_cvae.ipynb #0050
 def predict_from_cutouts(model:PhysicsCVAE, cutouts, # (N, 3, H, W) raw g,r,z cutouts [nmgy], numpy
                          chunk=2048, # images preprocessed and encoded at a time (bounds the memory)
                          bs=128, device=None):
@@ -406,13 +430,13 @@ def predict_from_cutouts(model:PhysicsCVAE, cutouts, # (N, 3, H, W) raw g,r,z cu
     for c in t.colnames[:-1]: t[c][blank] = np.nan
     return t
 
-# %% ../nbs/02_physics_cvae.ipynb #0051
+# %% ../nbs/02_physics_cvae.ipynb #0053
 def _r2(pred, true, periodic=False):
     "R² = 1 − Σ residual²/Σ (true − mean)², with wrapped residuals for a periodic property."
     res = wrap_axis(pred - true) if periodic else pred - true
     return float(1 - (res**2).sum()/((true - true.mean())**2).sum())
 
-# %% ../nbs/02_physics_cvae.ipynb #0052
+# %% ../nbs/02_physics_cvae.ipynb #0054
 def property_r2(pred, # Table/dict of predicted properties (e.g. from `latent_properties`)
                 truth, # Table/dict with the true values under the same names
                 props=None): # names to score (default: all of `pred`'s that `truth` has)
@@ -424,7 +448,8 @@ def linear_r2(latents, # (N, k) latents
               truth, # Table/dict of true properties, N rows
               props=PROPS[1:], # properties to score
               train=None, # rows to fit the regression on (indices or bool); the others are scored (None: fit and score all)
-              own_latent=False): # regress property j on latent j only (the paper's reading) instead of on all latents
+              own_latent=False, # regress each property on its own latent only (the paper's reading) instead of on all latents
+              names=PROPS): # property name of each latent, in order (for `own_latent`; a model's is `model.config['props']['names']`)
     "R² of a linear regression from latents to each property, scored on the rows not used to fit it."
     lat = np.asarray(latents, float)
     fit = np.zeros(len(lat), bool)
@@ -433,13 +458,13 @@ def linear_r2(latents, # (N, k) latents
     test = ~fit if train is not None else fit
     out = {}
     for j, n in enumerate(props):
-        cols = [PROPS.index(n) if n in PROPS else j] if own_latent else slice(None)
+        cols = [list(names).index(n) if n in names else j] if own_latent else slice(None)
         y = np.asarray(truth[n], float)
         reg = LinearRegression().fit(lat[fit][:, cols], y[fit])
         out[n] = _r2(reg.predict(lat[test][:, cols]), y[test], n in PERIODIC)
     return out
 
-# %% ../nbs/02_physics_cvae.ipynb #0055
+# %% ../nbs/02_physics_cvae.ipynb #0057
 def latent_r2(model:PhysicsCVAE, iset:ImageSet, # a trained CVAE and images whose `meta` has the true properties
               train, # rows used for training (and to fit the regressions); the others are scored
               props=PROPS[1:]): # properties to score
@@ -450,11 +475,11 @@ def latent_r2(model:PhysicsCVAE, iset:ImageSet, # a trained CVAE and images whos
     out = {}
     if model.config['props']['names']:
         out['identity'] = property_r2(latent_properties(model, z[~fit]), iset.meta[~fit], props)
-        out['own_latent'] = linear_r2(z, iset.meta, props, fit, own_latent=True)
+        out['own_latent'] = linear_r2(z, iset.meta, props, fit, own_latent=True, names=model.config['props']['names'])
     out['all_latents'] = linear_r2(z, iset.meta, props, fit)
     return out
 
-# %% ../nbs/02_physics_cvae.ipynb #0057
+# %% ../nbs/02_physics_cvae.ipynb #0059
 def save_physics_cvae(model:PhysicsCVAE, path, # base path: writes `path.pth` and `path.json`
                       overwrite=False):
     "Save weights and configuration (property standardisation, preprocessing) of a physics or vanilla CVAE."
@@ -464,7 +489,24 @@ def load_physics_cvae(path, map_location='cpu'):
     "Load a model saved by `save_physics_cvae`; returns it in evaluation mode."
     return load_model(path, 'PhysicsCVAE', PhysicsCVAE, map_location)[0]
 
-# %% ../nbs/02_physics_cvae.ipynb #0068
+# %% ../nbs/02_physics_cvae.ipynb #0070
+def orientation_errors(models:dict, # {name: trained physics CVAE}
+                       iset:ImageSet, # held-out images with the true `orientation` (and optionally `axis_ratio`) in `meta`
+                       edge=0.25): # half-width [rad] of the band next to ±π/2
+    "Median wrapped orientation error per model: all galaxies, near ±π/2, and elongated ones (axis ratio < 0.5)."
+    tr = np.asarray(iset.meta['orientation'], float)
+    q = np.asarray(iset.meta['axis_ratio'], float) if 'axis_ratio' in iset.meta.colnames else np.zeros(len(tr))
+    rows = []
+    for name, m in models.items():
+        err = np.abs(wrap_axis(np.asarray(predict_properties(m, iset)['orientation']) - tr))
+        near = np.abs(tr) > np.pi/2 - edge
+        rows.append((name, np.median(err), np.median(err[near]) if near.any() else np.nan, np.median(err[~near]),
+                     np.median(err[q < 0.5]) if (q < 0.5).any() else np.nan))
+    t = Table(rows=rows, names=('orientation loss', 'median error', 'near ±π/2', 'elsewhere', 'elongated'))
+    for c in t.colnames[1:]: t[c].format = '.3f'
+    return t
+
+# %% ../nbs/02_physics_cvae.ipynb #0074
 PAPER_R2 = {'redshift': 0.83, 'log_mass': 0.75, 'log_sfr': 0.26}   # Gagliano & Villar (2023), physics CVAE on DECaLS
 
 def r2_table(rows:dict): # {row name: {property: R²}}
