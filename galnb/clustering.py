@@ -18,9 +18,10 @@ from .preprocess import SpectraSet, GalnbInputError, inverse_asinh
 from .spectral_vae import encode
 
 # %% auto #0
-__all__ = ['UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'EW_WINDOWS', 'LABEL_RULES', 'LINES', 'umap_embed', 'GMMSelection',
-           'select_gmm', 'density_clusters', 'multi_members', 'Composites', 'composites', 'spectral_features',
-           'measure_features', 'apply_rules', 'label_clusters', 'place', 'population_recovery', 'plot_composites']
+__all__ = ['UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'LABEL_RULES', 'LINES', 'umap_embed',
+           'GMMSelection', 'select_gmm', 'density_clusters', 'multi_members', 'Composites', 'composites',
+           'spectral_features', 'measure_features', 'apply_rules', 'label_clusters', 'place', 'population_recovery',
+           'plot_composites']
 
 # %% ../nbs/03_clustering.ipynb #0006
 def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
@@ -221,6 +222,7 @@ UV_WINDOWS = ((1300., 1360.), (1430., 1490.), (1700., 1820.), (1980., 2120.), (2
 OPT_WINDOWS = ((4400., 4600.), (5100., 5400.), (5500., 5800.), (6000., 6300.))
 BALMER_WINDOWS = ((3550., 3630.), (4150., 4250.))     # (below, above) the Balmer limit, ratio in f_ν
 # line: (reference wavelength, line window, blue and red continuum windows); None: continuum from the UV power law
+DAMPING_WINDOW = (1230., 1260.)   # rest [Å]: flux here over the UV power law measures a damped Lyα absorber's wing
 EW_WINDOWS = {'lya': (1216., (1170., 1300.), None, None), 'civ': (1549., (1500., 1600.), None, None),
               'o3hb': (4960., (4780., 5080.), (4450., 4700.), (5150., 5400.)),
               'ha': (6563., (6450., 6680.), (6150., 6400.), (6800., 7000.))}
@@ -288,6 +290,10 @@ def spectral_features(wave, # (L,) rest wavelength [Å]
     with np.errstate(invalid='ignore', divide='ignore'):
         t['balmer_break'] = np.where(bm[:, 0] > 0, bm[:, 1]/bm[:, 0], np.nan)
     pl = np.exp(a_uv[:, None] + b_uv[:, None]*np.log(wave)[None])              # the UV power law everywhere
+    dw = (wave >= DAMPING_WINDOW[0]) & (wave < DAMPING_WINDOW[1])              # a DLA's damping wing just redward of Lyα
+    with warnings.catch_warnings(), np.errstate(invalid='ignore', divide='ignore'):
+        warnings.simplefilter('ignore', RuntimeWarning)
+        t['lya_damping'] = np.nanmedian(f[:, dw], 1)/np.nanmedian(np.where(np.isfinite(f[:, dw]), pl[:, dw], np.nan), 1) if dw.any() else np.nan
     for name, (center, line, blue, red) in EW_WINDOWS.items():
         if blue is None:
             cont = pl*(wave[None] >= 1216.) if name == 'lya' else pl
@@ -317,6 +323,7 @@ LABEL_RULES = [
     ('highest-z', 'highz', 'z ≥ 9', lambda t: _ge(t['z'], 9.)),
     ('post-starburst/quenched', 'psb', 'Balmer break ≥ 1.6 & EW(Hα) < 30 Å (EW([O III]+Hβ) < 100 Å if no Hα)',
      lambda t: _ge(t['balmer_break'], 1.6) & np.where(np.isfinite(np.asarray(t['ew_ha'], float)), _lt(t['ew_ha'], 30.), _lt(t['ew_o3hb'], 100.))),
+    ('DLA', 'dla', 'f(1230–1260 Å)/UV power law < 0.6 & β_UV < −1.5', lambda t: _lt(t['lya_damping'], 0.6) & _lt(t['beta_uv'], -1.5)),
     ('LAE', 'lae', 'EW(Lyα) ≥ 20 Å', lambda t: _ge(t['ew_lya'], 20.)),
     ('EELG', 'eelg', 'EW([O III]+Hβ) ≥ 1000 Å', lambda t: _ge(t['ew_o3hb'], 1000.)),
     ('high-ionisation', 'high_ion', 'EW(C IV) ≥ 10 Å', lambda t: _ge(t['ew_civ'], 10.)),
