@@ -387,7 +387,7 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
     return m
 
 def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 128), sigma=None, label_column=None,
-                   seed=0, overwrite=False, bar=True, log=print, orientation='angle'):
+                   seed=0, overwrite=False, bar=True, log=print, orientation='vector'):
     "The images arm on Legacy Survey cutout files with properties from a table."
     from galnb.preprocess import read_legacy_cutouts, preprocess_images
     from galnb.physics_cvae import load_physics_cvae
@@ -467,8 +467,9 @@ def _parser():
     i.add_argument('--model', help='saved physics CVAE (base path) to apply instead of training')
     i.add_argument('--epochs', type=int, default=15, help='one-cycle epochs of each CVAE (default 15)')
     i.add_argument('--channels', type=lambda s: tuple(int(c) for c in s.split(',')), default=(32, 64, 128), help='encoder channels (default 32,64,128)')
-    i.add_argument('--orientation', choices=['angle', 'vector'], default='angle',
-                   help="orientation latent(s): 'angle', one latent (the paper's, default) or 'vector', two latents (cos 2φ, sin 2φ)")
+    i.add_argument('--orientation', choices=['angle', 'vector'], default='vector',
+                   help="orientation latent(s): 'vector', two latents (cos 2φ, sin 2φ) (default: it learns orientation far better "
+                        "on the mock, see 02_physics_cvae) or 'angle', one latent as in the paper")
     common(i, 'runs/images')
     b = sub.add_parser('bench', help='benchmark tables (05_benchmarks)', description='Print the benchmark tables with their same-run baselines.')
     b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'all'])
