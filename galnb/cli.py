@@ -127,7 +127,7 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
     t0 = time.time()
     lat = encode(model, sset); np.save(out/'spectra_latents.npy', lat)
     emb, _ = umap_embed(lat, seed=seed)
-    sel = select_gmm(emb, ks=ks, n_trials=gmm_trials, seed=seed)
+    sel = select_gmm(emb, ks=ks, n_trials=gmm_trials, seed=seed, progress=bar)
     lt = label_clusters(sset, sel.labels)
     name = dict(zip(np.asarray(lt['cluster']), np.asarray(lt['label']).astype(str)))
     names = np.array([name.get(c, 'unlabelled') for c in sel.labels])

@@ -113,6 +113,7 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
                n_jobs=-1, # joblib workers (−1: all cores); the result does not depend on it
                criterion='max', # 'max': best single restart (the paper's); 'median': best k by median, then its best restart
                silhouette_n=5000, # exact silhouette up to this many points, else on a seeded random subset of this size
+               progress=False, # show a progress bar over the restarts (fastprogress)
                **gmm_kwargs): # passed to `GaussianMixture` (covariance_type, max_iter, …)
     "Gaussian mixtures for every k with many random restarts, scored by silhouette; the best one and all scores."
     ks = [int(k) for k in ks]
@@ -126,7 +127,13 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
     step = 10                                               # restarts per joblib task
     tasks = [(i, j) for i in range(len(ks)) for j in range(0, n_trials, step)]
     with parallel_config(backend='loky', idle_worker_timeout=10):    # idle workers exit after 10 s instead of 300
-        out = Parallel(n_jobs=n_jobs)(delayed(_fit_score)(X, ks[i], seeds[i, j:j + step], sample, gmm_kwargs) for i, j in tasks)
+        gen = Parallel(n_jobs=n_jobs, return_as='generator')(delayed(_fit_score)(X, ks[i], seeds[i, j:j + step], sample, gmm_kwargs)
+                                                             for i, j in tasks)
+        if progress:
+            from fastprogress.fastprogress import progress_bar
+            gen = progress_bar(gen, total=len(tasks))
+            gen.comment = f'GMM: {len(ks)} values of k × {n_trials} restarts'
+        out = list(gen)
     rows = [(ks[i], j + t, seeds[i, j + t], *r) for (i, j), rr in zip(tasks, out) for t, r in enumerate(rr)]
     scores = Table(rows=rows, names=('k', 'trial', 'seed', 'silhouette', 'bic', 'converged', 'n_clusters'),
                    dtype=(int, int, np.int64, float, float, bool, int))
