@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['machine_info', 'bench_paper_tables', 'bench_rebin', 'bench_images', 'bench_image_inference', 'bench_image_training',
-           'bench_training', 'bench_encode', 'bench_cluster']
+           'bench_training', 'bench_encode', 'bench_cluster', 'bench_scaling']
 
 # %% ../nbs/05_benchmarks.ipynb #0001
 import os, platform, sys, time, warnings
@@ -502,4 +502,43 @@ def bench_cluster(ns=(2743, 20000, 100000), # numbers of latents
             print(f"scaling {a['n']:,} → {b['n']:,} ({b['n']/a['n']:.0f}× the latents): UMAP {b['umap_s']/a['umap_s']:.1f}×, GMM selection {b['gmm_s_full']/a['gmm_s_full']:.1f}×")
         print(f"GMM selection at {rows[0]['n']:,}: one core {_fmt_time(t_one)}, {r['cores']} cores {_fmt_time(rows[0]['gmm_s'])} "
               f"({r['parallel_speedup']:.2f}×); same solution either way: {r['same_result']}")
+    return r
+
+# %% ../nbs/05_benchmarks.ipynb #0056
+def bench_scaling(ns_spectra=(1000, 10000, 100000), # survey sizes for the spectra stages
+                  ns_images=(1000, 5000, 20000), # survey sizes for the images stage
+                  seed=0, verbose=True):
+    "Per-object time and peak memory of spectra preprocessing and encoding, and of cutouts → properties, against N."
+    import resource, torch
+    from galnb.mocks import mock_spectra
+    from galnb.preprocess import preprocess_spectra, SpectraSet
+    from galnb.spectral_vae import SpectralVAE, encode
+    from galnb.physics_cvae import predict_from_cutouts
+    rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e6
+    rows = []
+    base_specs, base_truth = mock_spectra(min(2743, max(ns_spectra)), seed=seed)
+    torch.manual_seed(seed); model = None
+    for n in ns_spectra:
+        reps = -(-n//len(base_specs)); specs = (base_specs*reps)[:n]; z = np.tile(np.asarray(base_truth['z']), reps)[:n]
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            t, sset = _best_of(lambda: preprocess_spectra(specs, z=z), 1)
+        rows.append(('preprocess spectra', n, t, rss(), sset.flux.nbytes/1e9))
+        if model is None: model = SpectralVAE(len(sset.wave), grid=dict(wave_first=float(sset.wave[0]), wave_last=float(sset.wave[-1]))).eval()
+        t, _ = _best_of(lambda: encode(model, sset), 1)
+        rows.append(('encode spectra', n, t, rss(), sset.flux.nbytes/1e9))
+        del sset, specs
+    cvae = _paper_cvae(seed)
+    for n in ns_images:
+        x, _ = _mock_cutouts(int(n), seed)
+        t, _ = _best_of(lambda: predict_from_cutouts(cvae, x), 1)
+        rows.append(('cutouts → properties', int(n), t, rss(), x.nbytes/1e9))
+        del x
+    r = [dict(stage=a, n=b, seconds=c, per_object_ms=1e3*c/b, peak_rss_gb=d, input_gb=e) for a, b, c, d, e in rows]
+    if verbose:
+        print(_table([[o['stage'], f"{o['n']:,}", _fmt_time(o['seconds']), f"{o['per_object_ms']:.3f} ms", f"{o['input_gb']:.2f} GB", f"{o['peak_rss_gb']:.2f} GB"]
+                      for o in r], ['stage', 'N', 'time', 'per object', 'input array', 'peak RSS so far']))
+        for stage in dict.fromkeys(o['stage'] for o in r):
+            s_ = [o for o in r if o['stage'] == stage]
+            if len(s_) > 1: print(f"{stage}: {s_[-1]['n']/s_[0]['n']:.0f}× the objects cost {s_[-1]['seconds']/s_[0]['seconds']:.1f}× the time")
     return r

@@ -422,7 +422,10 @@ def _benches(quick):
                       lambda: b.bench_image_training(**(dict(n_images=200, epochs=1) if q else {}))],
             'encode': [lambda: b.bench_encode(**(dict(n_spectra=3000, n_loop=200) if q else {})),
                        lambda: b.bench_image_inference(**(dict(n_images=200, n_loop=50) if q else {}))],
-            'cluster': [lambda: b.bench_cluster(**(dict(ns=(300, 600), ks=range(5, 8), n_trials=4, n_trials_large=2) if q else {}))]}
+            'cluster': [lambda: b.bench_cluster(**(dict(ns=(300, 600), ks=range(5, 8), n_trials=4, n_trials_large=2) if q else {}))],
+            'scaling': [lambda: b.bench_scaling(**(dict(ns_spectra=(100, 300), ns_images=(50, 100)) if q else {}))],
+            'paper': [lambda: b.bench_paper_tables(**(dict(n_spectra=300, epochs=2, gmm_trials=2, n_images=400, image_epochs=1,
+                                                           channels=(8, 16, 32), n_red_spirals=30, n_green_peas=30) if q else {}))]}
 
 def bench(which='all', quick=False, log=print):
     "Run the benchmarks of one stage (or all) and print their tables."
@@ -472,7 +475,8 @@ def _parser():
                         "on the mock, see 02_physics_cvae) or 'angle', one latent as in the paper")
     common(i, 'runs/images')
     b = sub.add_parser('bench', help='benchmark tables (05_benchmarks)', description='Print the benchmark tables with their same-run baselines.')
-    b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'all'])
+    b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'scaling', 'paper', 'all'],
+                   help="which tables: a stage's performance, 'scaling' (cost against N), 'paper' (the papers' quality tables on the mock), or all")
     b.add_argument('--quick', action='store_true', help='small sizes: a smoke test, not figures to quote')
     return p
 
