@@ -33,6 +33,18 @@ class RunDir:
         self.tmp.rename(self.out)
         return self.out
 
+def _json_ready(x):
+    "Metrics as strict JSON values: numpy scalars to Python, NaN/inf to null, tuples to lists."
+    if isinstance(x, dict): return {str(k): _json_ready(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [_json_ready(v) for v in x]
+    if isinstance(x, (np.integer, np.bool_)): return x.item()
+    if isinstance(x, (float, np.floating)): return float(x) if np.isfinite(x) else None
+    return x
+
+def _write_metrics(path, metrics):
+    "metrics.json: strict JSON (no NaN), readable by any JSON parser."
+    Path(path).write_text(json.dumps(_json_ready(metrics), indent=1, allow_nan=False))
+
 class Report:
     "Headings, paragraphs, tables and figures, written as report.md and report.html."
     def __init__(self, title): self.title, self.blocks = title, []
@@ -338,7 +350,7 @@ def demo(out='runs/demo', mode='quick', seed=0, overwrite=False, bar=True, log=p
     for c in MOCK_CAVEATS: rep.p('• ' + c)
     metrics['seconds'] = round(time.time() - t_start, 1)
     rep.p(f"Total run time {metrics['seconds']:.0f} s.")
-    rep.write(run.tmp); (run/'metrics.json').write_text(json.dumps(metrics, indent=1, default=float))
+    rep.write(run.tmp); _write_metrics(run/'metrics.json', metrics)
     folder = run.commit()
     log(f"\nWrote {folder}/: report.md, report.html, metrics.json, clusters.ecsv, cluster_labels.ecsv, properties.ecsv, anomalies.ecsv, "
         f"models and figures ({metrics['seconds']:.0f} s)")
@@ -382,7 +394,7 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
         rep.table(Table(sset.rejected, copy=True), 'Spectra that could not be preprocessed, and why')
     m = dict(n_files=len(specs), n_rejected=len(sset.rejected))
     m.update(spectra_arm(sset, run, rep, epochs, gmm_trials, seed=seed, model=mdl, bar=bar, log=log))
-    rep.write(run.tmp); (run/'metrics.json').write_text(json.dumps(m, indent=1, default=float))
+    rep.write(run.tmp); _write_metrics(run/'metrics.json', m)
     log(f"Wrote {run.commit()}/")
     return m
 
@@ -408,7 +420,7 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
     m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()))
     m.update(images_arm(iset.select(ok), run, rep, epochs, channels, sigma=sigma, label_column=label_column, seed=seed,
                         model=mdl, bar=bar, log=log, orientation=orientation))
-    rep.write(run.tmp); (run/'metrics.json').write_text(json.dumps(m, indent=1, default=float))
+    rep.write(run.tmp); _write_metrics(run/'metrics.json', m)
     log(f"Wrote {run.commit()}/")
     return m
 
