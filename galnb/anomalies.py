@@ -19,7 +19,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from .preprocess import GalnbInputError, ImageSet
-from .physics_cvae import PhysicsCVAE, PROPS, PERIODIC, wrap_axis
+from .physics_cvae import PhysicsCVAE, PROPS, PERIODIC
 
 # %% auto #0
 __all__ = ['PAPER_RECOVERY', 'ARTEFACTS', 'Recovery', 'svm_recovery', 'recovery_table', 'decision_boundaries',

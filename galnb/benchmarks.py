@@ -511,7 +511,7 @@ def bench_scaling(ns_spectra=(1000, 10000, 100000), # survey sizes for the spect
     "Per-object time and peak memory of spectra preprocessing and encoding, and of cutouts → properties, against N."
     import resource, torch
     from galnb.mocks import mock_spectra
-    from galnb.preprocess import preprocess_spectra, SpectraSet
+    from galnb.preprocess import preprocess_spectra
     from galnb.spectral_vae import SpectralVAE, encode
     from galnb.physics_cvae import predict_from_cutouts
     rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e6
@@ -527,13 +527,11 @@ def bench_scaling(ns_spectra=(1000, 10000, 100000), # survey sizes for the spect
         if model is None: model = SpectralVAE(len(sset.wave), grid=dict(wave_first=float(sset.wave[0]), wave_last=float(sset.wave[-1]))).eval()
         t, _ = _best_of(lambda: encode(model, sset), 1)
         rows.append(('encode spectra', n, t, rss(), sset.flux.nbytes/1e9))
-        del sset, specs
     cvae = _paper_cvae(seed)
     for n in ns_images:
         x, _ = _mock_cutouts(int(n), seed)
         t, _ = _best_of(lambda: predict_from_cutouts(cvae, x), 1)
         rows.append(('cutouts → properties', int(n), t, rss(), x.nbytes/1e9))
-        del x
     r = [dict(stage=a, n=b, seconds=c, per_object_ms=1e3*c/b, peak_rss_gb=d, input_gb=e) for a, b, c, d, e in rows]
     if verbose:
         print(_table([[o['stage'], f"{o['n']:,}", _fmt_time(o['seconds']), f"{o['per_object_ms']:.3f} ms", f"{o['input_gb']:.2f} GB", f"{o['peak_rss_gb']:.2f} GB"]

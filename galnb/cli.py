@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb #0001
 from __future__ import annotations
-import argparse, html, io, json, os, shutil, sys, time, warnings
+import argparse, html, io, json, shutil, sys, time, warnings
 from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 import numpy as np
@@ -385,8 +385,8 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
     specs = read_dja_spectra(files)
     col = 'file' if 'file' in zt.colnames else 'id'
     rows, _ = _match(zt, [Path(s.file).name if col == 'file' else s.id for s in specs], f'redshift table {z_table}')
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter('always')
+    with warnings.catch_warnings():                                   # rejected spectra are listed in the report instead
+        warnings.simplefilter('ignore')
         sset = preprocess_spectra(specs, z=np.asarray(zt['z'], float)[rows])
     log(f"[spectra] {len(specs)} files → {len(sset)} preprocessed, {len(sset.rejected)} rejected")
     rep = Report('galnb spectra'); rep.p(f"{len(specs)} DJA spectra from the command line; redshifts from {z_table}.")

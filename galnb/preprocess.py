@@ -1006,7 +1006,7 @@ def _resize_matrix(n_in, n_out):
 def resize_images(x, # (N, 3, H, W) square g,r,z images: numpy array (→ float32 numpy) or torch tensor (→ torch)
                   size=69): # output side in pixels
     "Resize a batch of images to `(N, 3, size, size)` with bilinear interpolation, antialiased when shrinking."
-    import torch, torch.nn.functional as F
+    import torch
     t = _image_batch(x, 'resize_images')
     if int(size) != size or size < 1: raise GalnbInputError(f"resize_images: size must be a positive integer, not {size!r}")
     H, W = t.shape[-2:]
