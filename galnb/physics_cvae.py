@@ -372,15 +372,21 @@ def predict_properties(model:PhysicsCVAE, iset:ImageSet, bs=128, device=None):
     if iset.images.shape[-1] != n:
         raise GalnbInputError(f"this model was trained on {n}×{n} images; these are {iset.images.shape[-1]}×{iset.images.shape[-1]}. "
                               f"Preprocess them with size={n}")
+    return _properties_table(model, *_mu_logvar(model, torch.from_numpy(iset.images), bs, device))
+
+def _mu_logvar(model, x, bs, device=None):
+    "Posterior μ and log σ² (numpy, float32) of a tensor of images, in batches under inference mode."
     model.eval(); mus, lvs = [], []
     device = device or next(model.parameters()).device
-    x = torch.from_numpy(iset.images)
     with torch.inference_mode():
         for i in range(0, len(x), bs):
             mu, logvar = model.encode(x[i:i + bs].to(device))
             mus.append(mu.float().cpu()); lvs.append(logvar.float().cpu())
     k = model.config['k']
-    mu, lv = (torch.cat(mus).numpy(), torch.cat(lvs).numpy()) if mus else (np.zeros((0, k), np.float32),)*2
+    return (torch.cat(mus).numpy(), torch.cat(lvs).numpy()) if mus else (np.zeros((0, k), np.float32),)*2
+
+def _properties_table(model, mu, lv):
+    "Properties in physical units from μ, with `<name>_err` from log σ² when the model was trained to predict them."
     t = latent_properties(model, mu)
     if model.config.get('uncertainty'):
         pr = model.config['props']
@@ -409,7 +415,7 @@ def calibration(pred, # Table from `predict_properties` with `<name>_err` column
 
 # %% ../nbs/02_physics_cvae.ipynb #0050
 def predict_from_cutouts(model:PhysicsCVAE, cutouts, # (N, 3, H, W) raw g,r,z cutouts [nmgy], numpy
-                         chunk=2048, # images preprocessed and encoded at a time (bounds the memory)
+                         chunk=64, # images preprocessed and encoded at a time (small chunks stay in the CPU caches)
                          bs=128, device=None):
     "Properties (Table, physical units, with a `flags` column) of raw cutouts, preprocessed like the model's training set."
     pre = model.config.get('preprocessing') or {}
@@ -419,12 +425,13 @@ def predict_from_cutouts(model:PhysicsCVAE, cutouts, # (N, 3, H, W) raw g,r,z cu
     if pre.get('input_size') and list(x.shape[2:]) != list(pre['input_size']):
         raise GalnbInputError(f"predict_from_cutouts: the model was trained on {pre['input_size'][0]}×{pre['input_size'][1]} px cutouts, "
                               f"these are {x.shape[2]}×{x.shape[3]}: a different field of view. Cut them to the training size first")
-    parts, flags = [], []
+    if not model.config['props']['names']: raise GalnbInputError("predict_from_cutouts needs a physics CVAE; this one is vanilla")
+    mus, lvs, flags = [], [], []
     for i in range(0, len(x), chunk):
         xn, fl = normalize_images(x[i:i + chunk], beta=pre.get('beta', 10.), on_blank='flag')
-        iset = ImageSet(resize_images(xn, model.config['size']), np.full(len(xn), np.nan, np.float32), fl, Table({'row': np.arange(i, i + len(xn))}), pre)
-        parts.append(predict_properties(model, iset, bs, device)); flags.append(fl)
-    t = vstack(parts)
+        mu, lv = _mu_logvar(model, resize_images(torch.from_numpy(xn), model.config['size']), bs, device)
+        mus.append(mu); lvs.append(lv); flags.append(fl)
+    t = _properties_table(model, np.concatenate(mus), np.concatenate(lvs))
     t['flags'] = np.concatenate(flags)
     blank = (t['flags'] & int(ImageFlag.BLANK)) != 0
     for c in t.colnames[:-1]: t[c][blank] = np.nan

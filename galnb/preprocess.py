@@ -14,7 +14,7 @@ import numba
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
-from astropy.table import Table
+from astropy.table import Table, vstack
 import galnb
 
 # %% auto #0
@@ -524,9 +524,28 @@ def preprocess_spectra(spectra, # `Spectrum` objects, or DJA file paths
                        flux_density='flambda', # 'flambda' (the paper's) or 'fnu'
                        min_coverage=1., # see `rebin_flux`
                        on_reject='warn', # 'warn' or 'raise'
+                       chunk=4096, # spectra processed at a time: bounds the float64 working arrays of the resampling
                       ) -> SpectraSet:
     "Observed spectra → rest frame → common grid → normalised at 1500 Å → arcsinh: a `SpectraSet`."
     spectra = [s if isinstance(s, Spectrum) else read_dja_spectrum(s) for s in spectra]
+    if len(spectra) > chunk:                                    # in blocks, then one SpectraSet and one report of rejects
+        if z is not None:
+            z = np.asarray(z, np.float64).ravel()
+            if len(z) != len(spectra): raise GalnbInputError(f"preprocess_spectra: {len(z)} redshifts for {len(spectra)} spectra")
+        kw = dict(edges=edges, window=window, fallbacks=fallbacks, min_frac=min_frac, min_snr=min_snr, softening=softening,
+                  flux_density=flux_density, min_coverage=min_coverage, chunk=chunk)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            parts = [preprocess_spectra(spectra[i:i + chunk], None if z is None else z[i:i + chunk], on_reject='warn', **kw)
+                     for i in range(0, len(spectra), chunk)]
+        rejected = vstack([p.rejected for p in parts])
+        if len(rejected):
+            msg = f"{len(rejected)} of {len(spectra)} spectra left out:\n  " + "\n  ".join(f"{r['id']}: {r['reason']}" for r in rejected[:20])
+            if on_reject == 'raise': raise GalnbInputError(msg)
+            warnings.warn(msg)
+        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])
+        return SpectraSet(parts[0].wave, parts[0].edges, cat('flux'), cat('mask'), cat('weight'), vstack([p.meta for p in parts]),
+                          parts[0].config, rejected)
     if not spectra: raise GalnbInputError("preprocess_spectra: no spectra given")
     N = len(spectra)
     if z is None:
@@ -1002,6 +1021,39 @@ def _resize_matrix(n_in, n_out):
     r = F.interpolate(eye, size=(1, n_out), mode='bilinear', align_corners=False, antialias=n_in > n_out)
     return r.reshape(n_in, n_out).T.contiguous()
 
+@functools.lru_cache(maxsize=16)
+def _resize_band(n_in, n_out):
+    "R as a band: for output row i, the first input row `lo[i]` and the weights `band[i, :K]` of rows lo[i]…lo[i]+K−1."
+    R = _resize_matrix(n_in, n_out).numpy()
+    nz = R != 0
+    first, last = nz.argmax(1), n_in - 1 - nz[:, ::-1].argmax(1)
+    K = int((last - first).max()) + 1
+    lo = np.minimum(first, n_in - K).astype(np.int64)
+    band = np.stack([R[i, lo[i]:lo[i] + K] for i in range(n_out)])
+    return lo, np.ascontiguousarray(band)
+
+@numba.njit(parallel=True, cache=True)
+def _resize_kernel(x, lo, band, out, bad):
+    "out[i, b] = R x[i, b] Rᵀ with R given as a band (float64 sums); bad[i] = any NaN/inf pixel in image i."
+    n, c, H, _ = x.shape
+    m, K = band.shape
+    for i in numba.prange(n):
+        tmp = np.empty((m, H))
+        for b in range(c):
+            for r in range(m):                                        # rows: H → m
+                for q in range(H): tmp[r, q] = 0.
+                for k in range(K):
+                    w, row = band[r, k], lo[r] + k
+                    for q in range(H):
+                        v = x[i, b, row, q]
+                        if not np.isfinite(v): bad[i] = True
+                        tmp[r, q] += w*v
+            for r in range(m):                                        # columns: H → m
+                for s in range(m):
+                    acc = 0.
+                    for k in range(K): acc += band[s, k]*tmp[r, lo[s] + k]
+                    out[i, b, r, s] = acc
+
 # %% ../nbs/00_preprocess.ipynb #0134
 def resize_images(x, # (N, 3, H, W) square g,r,z images: numpy array (→ float32 numpy) or torch tensor (→ torch)
                   size=69): # output side in pixels
@@ -1011,6 +1063,13 @@ def resize_images(x, # (N, 3, H, W) square g,r,z images: numpy array (→ float3
     if int(size) != size or size < 1: raise GalnbInputError(f"resize_images: size must be a positive integer, not {size!r}")
     H, W = t.shape[-2:]
     if H != W: raise GalnbInputError(f"resize_images: images are {H}×{W} px, not square; crop them square first")
+    if not isinstance(x, torch.Tensor):                              # numpy: the banded matrix applied by a compiled kernel
+        a = np.ascontiguousarray(t.numpy(), np.float32)
+        lo, band = _resize_band(int(H), int(size))
+        out, bad = np.empty((len(a), 3, int(size), int(size)), np.float32), np.zeros(len(a), np.bool_)
+        if len(a): _resize_kernel(a, lo, band, out, bad)
+        if bad.any(): raise GalnbInputError(f"resize_images: image(s) {_index_list(bad)} contain NaN/inf pixels; normalize_images replaces them")
+        return out
     bad = ~torch.isfinite(t).flatten(1).all(1)
     if bad.any(): raise GalnbInputError(f"resize_images: image(s) {_index_list(bad.cpu())} contain NaN/inf pixels; normalize_images replaces them")
     R = _resize_matrix(int(H), int(size)).to(dtype=t.dtype, device=t.device)
