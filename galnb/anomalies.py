@@ -19,7 +19,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from .preprocess import GalnbInputError, ImageSet
-from .physics_cvae import PhysicsCVAE, PROPS, PERIODIC
+from .physics_cvae import PhysicsCVAE, PROPS, PERIODIC, _checked_images
 
 # %% auto #0
 __all__ = ['PAPER_RECOVERY', 'ARTEFACTS', 'Recovery', 'svm_recovery', 'recovery_table', 'decision_boundaries',
@@ -115,8 +115,11 @@ PAPER_RECOVERY = {'red_spiral': dict(recovered=0.94, recovered_std=0.02, contami
 
 def recovery_table(**runs): # name=`Recovery` from `svm_recovery`
     "One table: the paper's row per class, then each run's."
-    t = Table(names=('latents', 'class', 'recovered', '±', 'contamination', 'purity', 'test members'), dtype=(str, str, float, float, float, float, int))
-    for c, v in PAPER_RECOVERY.items(): t.add_row(('paper (DECaLS)', c, v['recovered'], v.get('recovered_std', np.nan), v['contamination'], np.nan, 0))
+    t = Table(names=('latents', 'class', 'recovered', '±', 'contamination', 'purity', 'test members'), dtype=(str, str, float, float, float, float, int),
+              masked=True)
+    for c, v in PAPER_RECOVERY.items():                 # the paper gives no purity or test size: left masked, not zero
+        t.add_row(('paper (DECaLS)', c, v['recovered'], v.get('recovered_std', np.nan), v['contamination'], np.nan, 0),
+                  mask=(False, False, False, 'recovered_std' not in v, False, True, True))
     for name, r in runs.items():
         for row in r.table: t.add_row((name, row['class'], row['recovered'], row['recovered_std'], row['contamination'], row['purity'], row['n_test']))
     for c in ('recovered', '±', 'contamination', 'purity'): t[c].format = '.3f'
@@ -132,6 +135,8 @@ def decision_boundaries(latents, # (N, k) latents
     "Linear SVM boundaries (scaling + SMOTE + linear SVC) between each anomaly class and the normal galaxies, per latent pair."
     from sklearn.metrics import balanced_accuracy_score
     x = _latents(latents); lab = _label_array(labels, len(x))
+    if any(not 0 <= i < x.shape[1] for pr in pairs for i in pr):
+        raise GalnbInputError(f"decision_boundaries: latent pairs {list(pairs)} need indices below {x.shape[1]} (the latents' dimension)")
     classes = [c for c in np.unique(lab) if c != normal]
     if axs is None: _, axs = plt.subplots(1, len(pairs), figsize=(3.6*len(pairs), 3.2), squeeze=False); axs = axs[0]
     out, colours = [], plt.rcParams['axes.prop_cycle'].by_key()['color']
@@ -194,11 +199,9 @@ def nearest_candidates(latents, # (N, k) latents
 # %% ../nbs/04_anomalies.ipynb #0031
 def image_recon_error(model:PhysicsCVAE, iset:ImageSet, bs=128, device=None):
     "Per-image mean squared reconstruction error (decoded from μ), in the normalised-image units."
-    n = model.config['size']
-    if iset.images.shape[-1] != n: raise GalnbInputError(f"image_recon_error: the model takes {n}×{n} images, these are {iset.images.shape[-1]} px")
+    x = _checked_images(model, iset)
     model.eval(); out = []
     device = device or next(model.parameters()).device
-    x = torch.from_numpy(iset.images)
     with torch.inference_mode():
         for i in range(0, len(x), bs):
             xb = x[i:i + bs].to(device)
@@ -267,6 +270,8 @@ def inject_artefacts(cutouts, # (N, 3, H, W) raw g,r,z cutouts [nmgy]
     x = np.array(cutouts, dtype=np.float32, copy=True)
     if x.ndim != 4 or x.shape[1] != 3: raise GalnbInputError(f"inject_artefacts: expected cutouts (N, 3, H, W), got shape {x.shape}")
     idx = np.asarray(idx, int)
+    if len(idx) and (idx.min() < 0 or idx.max() >= len(x)): raise GalnbInputError(f"inject_artefacts: rows must be in 0…{len(x) - 1}")
+    if len(np.unique(idx)) != len(idx): raise GalnbInputError("inject_artefacts: a row is listed twice; damage each image once")
     kinds = [kinds] if isinstance(kinds, str) else list(kinds)
     bad = sorted(set(kinds) - set(ARTEFACTS))
     if bad: raise GalnbInputError(f"inject_artefacts: unknown kind(s) {bad}; known: {', '.join(ARTEFACTS)}")
@@ -315,6 +320,7 @@ def explain(props:Table, # predicted properties of all galaxies (`predict_proper
     if 'log_mass' in vals and 'log_sfr' in vals: vals['log_ssfr'] = vals['log_sfr'] - vals['log_mass']
     if not vals: raise GalnbInputError(f"explain: props has none of the properties {[n for n in PROPS if n not in PERIODIC]}")
     idx = np.atleast_1d(np.asarray(idx, int))
+    if len(idx) and (idx.min() < 0 or idx.max() >= len(props)): raise GalnbInputError(f"explain: rows must be in 0…{len(props) - 1}")
     ref = np.arange(len(props)) if reference is None else np.asarray(reference)
     words = dict(redshift='redshift', log_mass='stellar mass', log_sfr='SFR', log_ssfr='specific SFR')
     t = Table({'index': idx})

@@ -13,13 +13,12 @@ from astropy.table import Table, vstack
 from fastai.callback.core import Callback
 from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback
 from fastai.data.core import DataLoaders
-from fastai.data.load import DataLoader
 from fastai.learner import Learner
 from fastai.optimizer import Adam
-from fastai.torch_core import to_device, default_device
+from fastai.torch_core import default_device
 from sklearn.linear_model import LinearRegression
 from .preprocess import ImageSet, ImageFlag, GalnbInputError, atomic_write, normalize_images, resize_images
-from .spectral_vae import LossTerm, NonFiniteLossError, StopOnNonFinite, CPUAutocast, _ClipGrad, save_model, load_model, reparametrize
+from .spectral_vae import InMemoryDL, LossTerm, StopOnNonFinite, CPUAutocast, _ClipGrad, save_model, load_model, reparametrize
 
 # %% auto #0
 __all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'ORIENTATION_VECTOR', 'PAPER_FIT', 'PAPER_R2', 'property_arrays',
@@ -99,20 +98,13 @@ def dihedral_transform(x, # (N, C, H, W) square images
     return out, wrap_axis(phi2)
 
 # %% ../nbs/02_physics_cvae.ipynb #0022
-class ImagesDL(DataLoader):
+class ImagesDL(InMemoryDL):
     "A fastai DataLoader slicing batches of (x, x, p, s) out of in-memory tensors, with optional flips/rotations."
     def __init__(self, images, props, sigma, idx=None, bs=128, shuffle=False, drop_last=False, device=None, seed=None,
                  augment=False, orient=None, **kwargs):
         self.images, self.props, self.sigma = images, props, sigma
-        self.idx = torch.arange(len(images)) if idx is None else torch.as_tensor(idx, dtype=torch.long)
-        self.seed, self.augment, self.orient = seed, augment, orient      # orient: (column, std) of orientation in `props`
-        self.gen = torch.Generator().manual_seed(0 if seed is None else seed)
-        super().__init__(dataset=range(len(self.idx)), bs=bs, shuffle=shuffle, drop_last=drop_last, device=device, **kwargs)
-        self.n_inp, self.last_idx = 1, None
-
-    def __len__(self):
-        n = len(self.idx)
-        return n//self.bs if self.drop_last else math.ceil(n/self.bs)
+        self.augment, self.orient = augment, orient      # orient: (column, std) of orientation in `props`, or (column, 'vector')
+        super().__init__(len(images), idx, bs, shuffle, drop_last, device, seed, **kwargs)
 
     def _augment(self, x, p):
         n = len(x)
@@ -128,24 +120,13 @@ class ImagesDL(DataLoader):
             else: p[:, j] = phi/scale
         return x, p
 
-    def __iter__(self):
-        self.before_iter()
-        order = self.idx[torch.randperm(len(self.idx), generator=self.gen)] if self.shuffle else self.idx
-        for i in range(len(self)):
-            j = order[i*self.bs:(i + 1)*self.bs]
-            self.last_idx = j                                   # which images are in the batch (for error messages)
-            x, p = self.images[j], self.props[j]
-            if self.augment: x, p = self._augment(x, p)
-            b = (x, x, p, self.sigma[j])
-            if self.device is not None: b = to_device(b, self.device)
-            yield self.after_batch(b)
-        self.after_iter()
+    def batch(self, j):
+        x, p = self.images[j], self.props[j]
+        if self.augment: x, p = self._augment(x, p)
+        return (x, x, p, self.sigma[j])
 
     def new(self, **kwargs):
-        kw = dict(idx=self.idx, bs=self.bs, shuffle=self.shuffle, drop_last=self.drop_last, device=self.device, seed=self.seed,
-                  augment=self.augment, orient=self.orient)
-        kw.update({k: v for k, v in kwargs.items() if k in kw})
-        return ImagesDL(self.images, self.props, self.sigma, **kw)
+        return ImagesDL(self.images, self.props, self.sigma, **self._new_kwargs(kwargs, augment=self.augment, orient=self.orient))
 
 # %% ../nbs/02_physics_cvae.ipynb #0023
 class ImagesDataLoaders(DataLoaders):
@@ -332,24 +313,31 @@ def vanilla_learner(dls:ImagesDataLoaders, # from `images_dls` (properties, if a
                          cpu_bf16, path, seed, 'best_vanilla_cvae')
 
 # %% ../nbs/02_physics_cvae.ipynb #0046
+def _checked_images(model, iset):
+    "The ImageSet's images as a tensor, after checking they have the size the model was trained on."
+    n, m = model.config['size'], iset.images.shape[-1]
+    if m != n: raise GalnbInputError(f"this model was trained on {n}×{n} images; these are {m}×{m}. Preprocess them with size={n}")
+    return torch.from_numpy(iset.images)
+
+def _mu_logvar(model, x, bs, device=None):
+    "Posterior μ and log σ² (numpy, float32) of a tensor of images, in batches under inference mode."
+    model.eval(); mus, lvs = [], []
+    device = device or next(model.parameters()).device
+    with torch.inference_mode():
+        for i in range(0, len(x), bs):
+            mu, logvar = model.encode(x[i:i + bs].to(device))
+            mus.append(mu.float().cpu()); lvs.append(logvar.float().cpu())
+    k = model.config['k']
+    return (torch.cat(mus).numpy(), torch.cat(lvs).numpy()) if mus else (np.zeros((0, k), np.float32),)*2
+
 def encode_images(model:PhysicsCVAE, iset:ImageSet,
                   sample=False, # False: the posterior means μ; True: one draw z ~ q(z|x) per image
                   bs=128, device=None, seed=None):
     "Latents (N, k) of every image in `iset` as a numpy array."
-    n = model.config['size']
-    if iset.images.shape[-1] != n:
-        raise GalnbInputError(f"this model was trained on {n}×{n} images; these are {iset.images.shape[-1]}×{iset.images.shape[-1]}. "
-                              f"Preprocess them with size={n}")
-    model.eval(); out = []
-    device = device or next(model.parameters()).device
+    mu, logvar = _mu_logvar(model, _checked_images(model, iset), bs, device)
+    if not sample: return mu
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    x = torch.from_numpy(iset.images)
-    with torch.inference_mode():
-        for i in range(0, len(x), bs):
-            mu, logvar = model.encode(x[i:i + bs].to(device))
-            if sample: mu = mu + torch.randn(mu.shape, generator=gen).to(mu.device)*torch.exp(0.5*logvar.clamp(-10, 10))
-            out.append(mu.float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, model.config['k']), np.float32)
+    return mu + torch.randn(mu.shape, generator=gen).numpy()*np.exp(0.5*np.clip(logvar, -10, 10))
 
 def latent_properties(model:PhysicsCVAE, latents): # (N, k) from `encode_images`
     "Table of the properties the first latents encode, in physical units."
@@ -368,22 +356,7 @@ def latent_properties(model:PhysicsCVAE, latents): # (N, k) from `encode_images`
 def predict_properties(model:PhysicsCVAE, iset:ImageSet, bs=128, device=None):
     "Table of orientation, redshift, log M*, log SFR (physical units) per image; `<name>_err` when the model predicts them."
     if not model.config['props']['names']: raise GalnbInputError("predict_properties needs a physics CVAE; this one is vanilla")
-    n = model.config['size']
-    if iset.images.shape[-1] != n:
-        raise GalnbInputError(f"this model was trained on {n}×{n} images; these are {iset.images.shape[-1]}×{iset.images.shape[-1]}. "
-                              f"Preprocess them with size={n}")
-    return _properties_table(model, *_mu_logvar(model, torch.from_numpy(iset.images), bs, device))
-
-def _mu_logvar(model, x, bs, device=None):
-    "Posterior μ and log σ² (numpy, float32) of a tensor of images, in batches under inference mode."
-    model.eval(); mus, lvs = [], []
-    device = device or next(model.parameters()).device
-    with torch.inference_mode():
-        for i in range(0, len(x), bs):
-            mu, logvar = model.encode(x[i:i + bs].to(device))
-            mus.append(mu.float().cpu()); lvs.append(logvar.float().cpu())
-    k = model.config['k']
-    return (torch.cat(mus).numpy(), torch.cat(lvs).numpy()) if mus else (np.zeros((0, k), np.float32),)*2
+    return _properties_table(model, *_mu_logvar(model, _checked_images(model, iset), bs, device))
 
 def _properties_table(model, mu, lv):
     "Properties in physical units from μ, with `<name>_err` from log σ² when the model was trained to predict them."
@@ -403,6 +376,9 @@ def calibration(pred, # Table from `predict_properties` with `<name>_err` column
     "Per property: std of the normalised errors and the fractions within ±1σ and ±2σ (68.3 % and 95.4 % if calibrated)."
     names = props or [n for n in pred.colnames if f'{n}_err' in pred.colnames]
     if not names: raise GalnbInputError("calibration: the predictions have no `<name>_err` columns; train with uncertainty=True")
+    have = obs.colnames if isinstance(obs, Table) else list(obs)
+    missing = [n for n in names if n not in have or f'{n}_err' not in pred.colnames]
+    if missing: raise GalnbInputError(f"calibration: no observed value or predicted error for {missing}")
     rows = []
     for n in names:
         d = np.asarray(pred[n], float) - np.asarray(obs[n], float)

@@ -22,17 +22,17 @@ from fastai.torch_core import to_device, default_device
 from .preprocess import SpectraSet, GalnbInputError, atomic_write
 
 # %% auto #0
-__all__ = ['SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'reparametrize', 'SpectralVAE', 'MaskedELBO', 'LossTerm', 'KLWarmup',
-           'NonFiniteLossError', 'StopOnNonFinite', 'CPUAutocast', 'SchedStaircase', 'spectral_learner', 'check_grid',
-           'encode', 'reconstruct', 'infill', 'reconstruction_mse', 'noise_floor', 'save_model', 'load_model',
-           'save_spectral_vae', 'load_spectral_vae']
+__all__ = ['InMemoryDL', 'SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'reparametrize', 'SpectralVAE', 'MaskedELBO',
+           'LossTerm', 'KLWarmup', 'NonFiniteLossError', 'StopOnNonFinite', 'CPUAutocast', 'SchedStaircase',
+           'spectral_learner', 'check_grid', 'encode', 'reconstruct', 'infill', 'reconstruction_mse', 'noise_floor',
+           'save_model', 'load_model', 'save_spectral_vae', 'load_spectral_vae']
 
 # %% ../nbs/01_spectral_vae.ipynb #0008
-class SpectraDL(DataLoader):
-    "A fastai DataLoader that slices whole batches of (x, x, mask, weight) out of in-memory tensors."
-    def __init__(self, flux, mask, weight, idx=None, bs=64, shuffle=False, drop_last=False, device=None, seed=None, **kwargs):
-        self.flux, self.mask_t, self.weight = flux, mask, weight
-        self.idx = torch.arange(len(flux)) if idx is None else torch.as_tensor(idx, dtype=torch.long)
+class InMemoryDL(DataLoader):
+    "Base of galnb's DataLoaders over in-memory tensors: seeded shuffling of row indices, whole batches sliced at once."
+    def __init__(self, n, # rows in the tensors
+                 idx=None, bs=64, shuffle=False, drop_last=False, device=None, seed=None, **kwargs):
+        self.idx = torch.arange(n) if idx is None else torch.as_tensor(idx, dtype=torch.long)
         self.seed = seed
         self.gen = torch.Generator().manual_seed(0 if seed is None else seed)
         super().__init__(dataset=range(len(self.idx)), bs=bs, shuffle=shuffle, drop_last=drop_last, device=device, **kwargs)
@@ -42,22 +42,36 @@ class SpectraDL(DataLoader):
         n = len(self.idx)
         return n//self.bs if self.drop_last else math.ceil(n/self.bs)
 
+    def batch(self, j): raise NotImplementedError(f"{type(self).__name__} must say how a batch is built from rows `j`")
+
     def __iter__(self):
         self.before_iter()
         order = self.idx[torch.randperm(len(self.idx), generator=self.gen)] if self.shuffle else self.idx
         for i in range(len(self)):
             j = order[i*self.bs:(i + 1)*self.bs]
-            self.last_idx = j                                   # which spectra are in the batch (for error messages)
-            x = self.flux[j]
-            b = (x, x, self.mask_t[j], self.weight[j])
+            self.last_idx = j                                   # which rows are in the batch (for error messages)
+            b = self.batch(j)
             if self.device is not None: b = to_device(b, self.device)
             yield self.after_batch(b)
         self.after_iter()
 
-    def new(self, **kwargs):
-        kw = dict(idx=self.idx, bs=self.bs, shuffle=self.shuffle, drop_last=self.drop_last, device=self.device, seed=self.seed)
+    def _new_kwargs(self, kwargs, **extra):
+        "Constructor arguments of a copy with some changed (what fastai's `new` passes)."
+        kw = dict(idx=self.idx, bs=self.bs, shuffle=self.shuffle, drop_last=self.drop_last, device=self.device, seed=self.seed, **extra)
         kw.update({k: v for k, v in kwargs.items() if k in kw})
-        return SpectraDL(self.flux, self.mask_t, self.weight, **kw)
+        return kw
+
+class SpectraDL(InMemoryDL):
+    "A fastai DataLoader that slices whole batches of (x, x, mask, weight) out of in-memory tensors."
+    def __init__(self, flux, mask, weight, idx=None, bs=64, shuffle=False, drop_last=False, device=None, seed=None, **kwargs):
+        self.flux, self.mask_t, self.weight = flux, mask, weight
+        super().__init__(len(flux), idx, bs, shuffle, drop_last, device, seed, **kwargs)
+
+    def batch(self, j):
+        x = self.flux[j]
+        return (x, x, self.mask_t[j], self.weight[j])
+
+    def new(self, **kwargs): return SpectraDL(self.flux, self.mask_t, self.weight, **self._new_kwargs(kwargs))
 
 # %% ../nbs/01_spectral_vae.ipynb #0009
 class SpectraDataLoaders(DataLoaders):
