@@ -17,7 +17,7 @@ from fastai.learner import Learner
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device
 from sklearn.linear_model import LinearRegression
-from .preprocess import ImageSet, ImageFlag, GalnbInputError, atomic_write, normalize_images, resize_images
+from .preprocess import ImageSet, ImageFlag, GalnbInputError, atomic_write, normalize_resize
 from .spectral_vae import InMemoryDL, LossTerm, StopOnNonFinite, CPUAutocast, _ClipGrad, save_model, load_model, reparametrize
 
 # %% auto #0
@@ -319,14 +319,26 @@ def _checked_images(model, iset):
     if m != n: raise GalnbInputError(f"this model was trained on {n}×{n} images; these are {m}×{m}. Preprocess them with size={n}")
     return torch.from_numpy(iset.images)
 
-def _mu_logvar(model, x, bs, device=None):
+def _inference_encoder(model, device):
+    "A frozen copy of the encoder for inference: each BatchNorm folded into its convolution; channels-last on a CPU."
+    import copy
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    enc = copy.deepcopy(model.encoder).eval().to(device)
+    for blk in enc:
+        if isinstance(blk, nn.Sequential) and len(blk) > 1 and isinstance(blk[0], nn.Conv2d) and isinstance(blk[1], nn.BatchNorm2d):
+            blk[0], blk[1] = fuse_conv_bn_eval(blk[0], blk[1]), nn.Identity()
+    return enc.to(memory_format=torch.channels_last) if torch.device(device).type == 'cpu' else enc
+
+def _mu_logvar(model, x, bs, device=None, enc=None):
     "Posterior μ and log σ² (numpy, float32) of a tensor of images, in batches under inference mode."
     model.eval(); mus, lvs = [], []
-    device = device or next(model.parameters()).device
+    device = torch.device(device or next(model.parameters()).device)
+    enc = enc or _inference_encoder(model, device)
+    fmt = torch.channels_last if device.type == 'cpu' else torch.contiguous_format
     with torch.inference_mode():
         for i in range(0, len(x), bs):
-            mu, logvar = model.encode(x[i:i + bs].to(device))
-            mus.append(mu.float().cpu()); lvs.append(logvar.float().cpu())
+            h = enc(x[i:i + bs].to(device).contiguous(memory_format=fmt))
+            mus.append(model.mu(h).float().cpu()); lvs.append(model.logvar(h).float().cpu())
     k = model.config['k']
     return (torch.cat(mus).numpy(), torch.cat(lvs).numpy()) if mus else (np.zeros((0, k), np.float32),)*2
 
@@ -402,10 +414,11 @@ def predict_from_cutouts(model:PhysicsCVAE, cutouts, # (N, 3, H, W) raw g,r,z cu
         raise GalnbInputError(f"predict_from_cutouts: the model was trained on {pre['input_size'][0]}×{pre['input_size'][1]} px cutouts, "
                               f"these are {x.shape[2]}×{x.shape[3]}: a different field of view. Cut them to the training size first")
     if not model.config['props']['names']: raise GalnbInputError("predict_from_cutouts needs a physics CVAE; this one is vanilla")
-    mus, lvs, flags = [], [], []
+    device = torch.device(device or next(model.parameters()).device)
+    enc, mus, lvs, flags = _inference_encoder(model, device), [], [], []
     for i in range(0, len(x), chunk):
-        xn, fl = normalize_images(x[i:i + chunk], beta=pre.get('beta', 10.), on_blank='flag')
-        mu, lv = _mu_logvar(model, resize_images(torch.from_numpy(xn), model.config['size']), bs, device)
+        xn, fl = normalize_resize(x[i:i + chunk], model.config['size'], beta=pre.get('beta', 10.), on_blank='flag')
+        mu, lv = _mu_logvar(model, torch.from_numpy(xn), bs, device, enc)
         mus.append(mu); lvs.append(lv); flags.append(fl)
     t = _properties_table(model, np.concatenate(mus), np.concatenate(lvs))
     t['flags'] = np.concatenate(flags)

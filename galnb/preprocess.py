@@ -23,8 +23,8 @@ __all__ = ['Rebinned', 'DJA_BASE_URL', 'LEGACY_BASE_URL', 'GalnbInputError', 'at
            'rest_frame_grid', 'grid_centers', 'pixel_edges', 'rebin_flux', 'SpecFlag', 'normalize_at', 'asinh_stretch',
            'inverse_asinh', 'SpectraSet', 'preprocess_spectra', 'cache_dir', 'dja_root', 'dja_url', 'legacy_cutout_url',
            'verify_fits', 'download_files', 'download_dja', 'download_legacy_cutouts', 'ImageFlag',
-           'read_legacy_cutout', 'read_legacy_cutouts', 'normalize_images', 'resize_images', 'estimate_orientation',
-           'ImageSet', 'preprocess_images']
+           'read_legacy_cutout', 'read_legacy_cutouts', 'normalize_images', 'resize_images', 'normalize_resize',
+           'estimate_orientation', 'ImageSet', 'preprocess_images']
 
 # %% ../nbs/00_preprocess.ipynb #0006
 class GalnbInputError(ValueError):
@@ -1076,6 +1076,94 @@ def resize_images(x, # (N, 3, H, W) square g,r,z images: numpy array (→ float3
     return _like_input(R @ t @ R.T, x)
 
 # %% ../nbs/00_preprocess.ipynb #0138
+@numba.njit(cache=True)
+def _band_stats(v):
+    "Max, min and all-finite of a flat float32 band; 16 independent lanes so the loop vectorises."
+    L = 16
+    hi, lo, z = np.full(L, -np.inf, np.float32), np.full(L, np.inf, np.float32), np.zeros(L, np.float32)
+    n = v.size - v.size % L
+    for j in range(0, n, L):
+        for k in range(L):
+            t = v[j + k]
+            hi[k] = t if t > hi[k] else hi[k]
+            lo[k] = t if t < lo[k] else lo[k]
+            z[k] += t*np.float32(0.)                                 # stays 0 unless a pixel is NaN/inf
+    m, l, s = hi.max(), lo.min(), z.sum()
+    for j in range(n, v.size):
+        t = v[j]
+        m = t if t > m else m
+        l = t if t < l else l
+        s += t*np.float32(0.)
+    return m, l, s == 0.
+
+@numba.njit(parallel=True, cache=True)
+def _eq1_resize_kernel(x, beta, lo, band, out, flags, bad_flag, blank_flag):
+    "Per image: Eq. 1 statistics, Eq. 1, then R·x·Rᵀ per band (R as a band, float64 sums), while the image is in cache."
+    n, c, H, W = x.shape
+    m, K = band.shape
+    one, big = np.float32(1.), np.float32(1e18)
+    for i in numba.prange(n):
+        mx, vlo, vhi, finite = 0., np.inf, -np.inf, True
+        for b in range(c):
+            bm, bl, ok = _band_stats(x[i, b].ravel())
+            if not ok:                                                # NaN/inf pixels count as 0, as in `_eq1_stats`
+                finite, bm, bl = False, -np.inf, np.inf
+                for p in range(H):
+                    for q in range(W):
+                        v = x[i, b, p, q]
+                        if not np.isfinite(v): v = np.float32(0.)
+                        bm, bl = max(bm, v), min(bl, v)
+            mx += bm; vlo = min(vlo, bl); vhi = max(vhi, bm)
+        mx /= c
+        f = np.float32(beta/mx) if mx > 0 else np.float32(0.)
+        blank = not (mx > 0) or vlo == vhi or not np.isfinite(f)
+        flags[i] = (0 if finite else bad_flag) | (blank_flag if blank else 0)
+        if blank: f = np.float32(0.)
+        img, tmp = np.empty((H, W), np.float32), np.empty((m, W))
+        for b in range(c):
+            for p in range(H):                                        # Eq. 1 into the per-thread buffer
+                for q in range(W):
+                    v = x[i, b, p, q]
+                    y = v*f if np.isfinite(v) else np.float32(0.)
+                    y = min(max(y, -big), big)
+                    img[p, q] = y/np.sqrt(one + y*y)
+            for r in range(m):                                        # rows: H → m
+                for q in range(W): tmp[r, q] = 0.
+                for k in range(K):
+                    w, row = band[r, k], lo[r] + k
+                    for q in range(W): tmp[r, q] += w*img[row, q]
+            for r in range(m):                                        # columns: W → m
+                for s in range(m):
+                    a = 0.
+                    for k in range(K): a += band[s, k]*tmp[r, lo[s] + k]
+                    out[i, b, r, s] = a
+
+# %% ../nbs/00_preprocess.ipynb #0139
+def normalize_resize(x, # (N, 3, H, W) square raw g,r,z cutouts: numpy array or torch tensor
+                     size=69, # output side in pixels
+                     beta=10., # stretch β of Eq. 1
+                     on_blank='raise'): # blank images: 'raise', or 'flag' (zeros + `ImageFlag.BLANK`)
+    "`resize_images(normalize_images(x)[0], size)` and its flags in one cache-friendly pass; returns `(x', flags)`."
+    import torch
+    if on_blank not in ('raise', 'flag'): raise GalnbInputError(f"normalize_resize: on_blank must be 'raise' or 'flag', not {on_blank!r}")
+    if isinstance(x, torch.Tensor):
+        xn, flags = normalize_images(x, beta=beta, on_blank=on_blank)
+        return resize_images(xn, size), flags
+    t = _image_batch(x, 'normalize_resize')
+    if int(size) != size or size < 1: raise GalnbInputError(f"normalize_resize: size must be a positive integer, not {size!r}")
+    H, W = t.shape[-2:]
+    if H != W: raise GalnbInputError(f"normalize_resize: images are {H}×{W} px, not square; crop them square first")
+    a = np.ascontiguousarray(t.numpy(), np.float32)
+    lo, band = _resize_band(int(H), int(size))
+    out, flags = np.empty((len(a), 3, int(size), int(size)), np.float32), np.zeros(len(a), np.int32)
+    if len(a): _eq1_resize_kernel(a, float(beta), lo, band, out, flags, int(ImageFlag.BAD_PIXELS), int(ImageFlag.BLANK))
+    blank = (flags & int(ImageFlag.BLANK)) != 0
+    if on_blank == 'raise' and blank.any():
+        raise GalnbInputError(f"normalize_resize: image(s) {_index_list(blank)} are blank or constant (⟨max⟩ ≤ 0 or "
+                              "max = min) and cannot be normalised; drop them, or pass on_blank='flag' to keep them as zeros")
+    return out, flags
+
+# %% ../nbs/00_preprocess.ipynb #0143
 def _orientation_one(img, box_size=10, filter_size=3, fwhm=3., nsigma=1.5, npixels=10):
     "Orientation (radians in [-π/2, π/2)) of the source nearest the centre of a 2-d image; NaN if there is none."
     from astropy.convolution import convolve
@@ -1115,7 +1203,7 @@ def _orientation_chunk(stack, # (k, H, W) band-summed images
             except ValueError: pass      # photutils rejects a degenerate image (e.g. too few valid boxes): no source
     return out
 
-# %% ../nbs/00_preprocess.ipynb #0139
+# %% ../nbs/00_preprocess.ipynb #0144
 def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutouts: numpy array or torch tensor
                          n_workers=None, # worker processes; None: all cores, or in-process for ≤ 200 images (starting workers costs seconds); 1: in-process
                          chunk_size=None, # images per task; None: about 4 tasks per worker, at most 256
@@ -1144,7 +1232,7 @@ def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutout
     flags = np.where(np.isfinite(theta), 0, int(ImageFlag.NO_SOURCE)).astype(np.int32)
     return theta.astype(np.float32), flags
 
-# %% ../nbs/00_preprocess.ipynb #0149
+# %% ../nbs/00_preprocess.ipynb #0154
 @dataclass(repr=False)
 class ImageSet:
     "Normalised, resized g,r,z cutouts with their orientations, quality flags and per-image metadata."
@@ -1212,7 +1300,7 @@ class ImageSet:
         if missing: raise GalnbInputError(f"{path}: ImageSet file lacks extension(s) {', '.join(missing)}")
         return cls(arrays['IMAGES'], arrays['ORIENT'], arrays['FLAGS'], tables['META'], config)
 
-# %% ../nbs/00_preprocess.ipynb #0155
+# %% ../nbs/00_preprocess.ipynb #0160
 def preprocess_images(cutouts, # (N, 3, H, W) raw g,r,z cutouts (numpy/torch), or a list of Legacy Survey FITS cutout files
                       meta=None, # per-image properties (Table, dict of columns, …) with N rows, carried into `ImageSet.meta`
                       size=69, # output side in pixels
@@ -1235,8 +1323,8 @@ def preprocess_images(cutouts, # (N, 3, H, W) raw g,r,z cutouts (numpy/torch), o
     oparams = dict(box_size=10, filter_size=3, fwhm=3., nsigma=1.5, npixels=10)
     if orientation: theta, oflags = estimate_orientation(x, n_workers=n_workers, **oparams)
     else: theta, oflags = np.full(n, np.nan, np.float32), np.zeros(n, np.int32)
-    xn, nflags = normalize_images(x, beta=beta, on_blank=on_blank)
+    xn, nflags = normalize_resize(x, size, beta=beta, on_blank=on_blank)
     config = dict(size=int(size), beta=float(beta), bands='grz', input_size=list(x.shape[2:]),
                   steps='orientation(raw) -> normalize(Eq. 1) -> resize(bilinear, antialias)',
                   orientation=oparams if orientation else None)
-    return ImageSet(resize_images(xn, size), theta, oflags | nflags, meta, config)
+    return ImageSet(xn, theta, oflags | nflags, meta, config)
