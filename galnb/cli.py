@@ -5,7 +5,7 @@
 # %% ../nbs/07_cli.ipynb #0001
 from __future__ import annotations
 import argparse, html, io, json, shutil, sys, time, warnings
-from contextlib import nullcontext, redirect_stdout
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 import numpy as np
 from astropy.table import Table
@@ -114,6 +114,7 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
                 ks=range(5, 16), # mixture sizes tried (the paper: 5–15)
                 seed=0, model=None, # a trained `SpectralVAE` to use instead of training one
                 population=None, # (N,) true population per spectrum, when known (mock): ARI and recall/purity
+                latents_fn=None, # callable(model) → (N, k) latents of `sset`, e.g. through Dask (default: `encode` in this process)
                 bar=True, log=print):
     "Spectral VAE → latents → UMAP → GMM by silhouette → labelled clusters; writes files and report sections, returns metrics."
     import matplotlib.pyplot as plt
@@ -137,7 +138,7 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
     log(f"[spectra] VAE: held-out reconstruction MSE median {m['mse_median']:.4f} (paper on DJA: {PAPER_SPECTRA['mse_median']}), "
         f"{m['mse_over_noise_floor']:.2f}× the noise floor ({m['vae_seconds']:.0f} s)")
     t0 = time.time()
-    lat = encode(model, sset); np.save(out/'spectra_latents.npy', lat)
+    lat = encode(model, sset) if latents_fn is None else np.asarray(latents_fn(model)); np.save(out/'spectra_latents.npy', lat)
     emb, _ = umap_embed(lat, seed=seed)
     sel = select_gmm(emb, ks=ks, n_trials=gmm_trials, seed=seed, progress=bar)
     lt = label_clusters(sset, sel.labels)
@@ -188,6 +189,7 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
                n_candidates=50, # rows of anomalies.ecsv
                orientation='angle', # orientation latent(s): 'angle' (the paper's) or 'vector' (cos 2φ, sin 2φ)
                seed=0, model=None, # a trained physics CVAE to use instead of training
+               scores_fn=None, # callable(model) → (properties Table, latents, reconstruction errors) of `iset`, e.g. through Dask
                bar=True, log=print):
     "Physics + vanilla CVAE → properties, R², anomaly search; writes files and report sections, returns metrics."
     import matplotlib.pyplot as plt
@@ -207,7 +209,9 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
         save_physics_cvae(model, folder/'physics_cvae'); save_physics_cvae(vmodel, folder/'vanilla_cvae')
         m.update(epochs=epochs, channels=list(channels), train_seconds=round(time.time() - t0, 1))
         log(f"[images] physics and vanilla CVAE trained, {epochs} epochs each, on {len(dls.train_idx)} images ({m['train_seconds']:.0f} s)")
-    props = predict_properties(model, iset)
+    if scores_fn is None: props = zp = recon = None
+    else: props, zp, recon = scores_fn(model)
+    if props is None: props = predict_properties(model, iset)
     pt = Table(props, copy=True)
     if 'id' in iset.meta.colnames: pt.add_column(iset.meta['id'], index=0, name='id')
     pt.write(folder/'properties.ecsv')
@@ -228,7 +232,7 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
             tv = np.asarray(held.meta[n], float); ax.scatter(tv, hp[n], s=3, alpha=0.5)
             ax.plot([tv.min(), tv.max()], [tv.min(), tv.max()], 'k', lw=0.6); ax.set(xlabel=f'true {n}', ylabel='latent (physical units)')
         plt.tight_layout(); report.figure(fig, folder/'fig_latents.png', 'Physical latents against the catalogue values, held-out galaxies (the paper\'s Fig. 1)')
-    zp = encode_images(model, iset)
+    if zp is None: zp = encode_images(model, iset)
     if label_column and vmodel is not None:
         lab = np.asarray(iset.meta[label_column]).astype(str)
         rec_p, rec_v = svm_recovery(zp, lab, seed=seed), svm_recovery(encode_images(vmodel, iset), lab, seed=seed)
@@ -236,7 +240,7 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
         m['svm_recovery'] = {f"{r['latents']}/{r['class']}": dict(recovered=float(r['recovered']), contamination=float(r['contamination'])) for r in rt}
         report.table(rt, 'RBF SVM + SMOTE over 5 stratified 80/20 splits: recovered fraction and contamination per class, beside the paper')
         for r in rec_p.table: log(f"[images] SVM (physics latents): {r['class']} recovered {r['recovered']:.2f} ± {r['recovered_std']:.2f} at contamination {r['contamination']:.3f}")
-    recon, dens = image_recon_error(model, iset), density_score(zp[:, :len(model.config['props']['names'])])
+    recon, dens = image_recon_error(model, iset) if recon is None else recon, density_score(zp[:, :len(model.config['props']['names'])])
     ranked = rank_anomalies(recon=recon, density=dens)
     top = np.asarray(ranked['index'][:n_candidates])
     ex = explain(props, top, recon=recon)
@@ -363,6 +367,13 @@ def _read_table(path, what):
     try: return Table.read(p, format='ascii.csv' if p.suffix.lower() == '.csv' else None)
     except Exception as e: raise GalnbInputError(f"{what} {p}: cannot read it as a table ({type(e).__name__}: {e})") from e
 
+@contextmanager
+def _maybe_dask(spec):
+    "A Dask client for `--dask` (galnb.scale.dask_client), or None without it."
+    if not spec: yield None; return
+    from galnb.scale import dask_client
+    with dask_client(spec) as client: yield client
+
 def _match(table, names, what, key_cols=('file', 'id'), key=lambda c, v: Path(str(v)).name if c == 'file' else str(v)):
     "Row of `table` for each name (file name or id), or an error listing the unmatched."
     col = next((c for c in key_cols if c in table.colnames), None)
@@ -373,7 +384,13 @@ def _match(table, names, what, key_cols=('file', 'id'), key=lambda c, v: Path(st
     if missing: raise GalnbInputError(f"{what} has no row for {len(missing)} of the files: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
     return np.array(rows), col
 
-def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, seed=0, overwrite=False, bar=True, log=print):
+def _dja_key(f, col):
+    "What a DJA file is matched on in a table: its file name, or its id (the name without .spec.fits)."
+    n = Path(str(f)).name
+    return n if col == 'file' else n.removesuffix('.spec.fits').removesuffix('.fits')
+
+def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, seed=0, overwrite=False, bar=True, log=print,
+                    dask=None): # None, or 'local:N' / a scheduler address: preprocess and encode through Dask (galnb.scale)
     "The spectra arm on DJA PRISM files with redshifts from a table."
     from galnb.preprocess import read_dja_spectra, preprocess_spectra
     from galnb.spectral_vae import load_spectral_vae
@@ -381,50 +398,90 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
     zt = _read_table(z_table, 'redshift table')
     if 'z' not in zt.colnames: raise GalnbInputError(f"redshift table {z_table} has no 'z' column; it has {zt.colnames}")
     mdl = load_spectral_vae(model)[0] if model else None
-    run = RunDir(out, overwrite)
-    specs = read_dja_spectra(files)
     col = 'file' if 'file' in zt.colnames else 'id'
-    rows, _ = _match(zt, [Path(s.file).name if col == 'file' else s.id for s in specs], f'redshift table {z_table}')
-    with warnings.catch_warnings():                                   # rejected spectra are listed in the report instead
-        warnings.simplefilter('ignore')
-        sset = preprocess_spectra(specs, z=np.asarray(zt['z'], float)[rows])
-    log(f"[spectra] {len(specs)} files → {len(sset)} preprocessed, {len(sset.rejected)} rejected")
-    rep = Report('galnb spectra'); rep.p(f"{len(specs)} DJA spectra from the command line; redshifts from {z_table}.")
-    if len(sset.rejected):
-        rep.table(Table(sset.rejected, copy=True), 'Spectra that could not be preprocessed, and why')
-    m = dict(n_files=len(specs), n_rejected=len(sset.rejected))
-    m.update(spectra_arm(sset, run, rep, epochs, gmm_trials, seed=seed, model=mdl, bar=bar, log=log))
+    run = RunDir(out, overwrite)
+    with _maybe_dask(dask) as client:
+        latents_fn = None
+        if client is None:
+            specs = read_dja_spectra(files)
+            rows, _ = _match(zt, [_dja_key(s.file, col) for s in specs], f'redshift table {z_table}')
+            with warnings.catch_warnings():                               # rejected spectra are listed in the report instead
+                warnings.simplefilter('ignore')
+                sset = preprocess_spectra(specs, z=np.asarray(zt['z'], float)[rows])
+        else:                                                             # files spread over the cluster, into a store in the run folder
+            from galnb.scale import preprocess_to_store, score_store, read_scores
+            rows, _ = _match(zt, [_dja_key(f, col) for f in files], f'redshift table {z_table}')
+            store = preprocess_to_store(files, run.tmp/'spectra.zarr', z=np.asarray(zt['z'], float)[rows], client=client, progress=bar)
+            sset = store[:]
+            def dask_latents(m):
+                path = Path(model) if model else run.tmp/'spectral_vae'
+                score_store(store, path, run.tmp/'spectra_scores.zarr', client=client, progress=bar)
+                return np.asarray(read_scores(run.tmp/'spectra_scores.zarr', store)['latents'])
+            latents_fn = dask_latents
+        n_files = len(files)
+        log(f"[spectra] {n_files} files → {len(sset)} preprocessed, {len(sset.rejected)} rejected" + (f" (Dask: {dask})" if client else ''))
+        rep = Report('galnb spectra'); rep.p(f"{n_files} DJA spectra from the command line; redshifts from {z_table}." +
+                                             (f" Preprocessed and encoded on Dask ({dask}); the preprocessed set is spectra.zarr." if client else ''))
+        if len(sset.rejected):
+            rep.table(Table(sset.rejected, copy=True), 'Spectra that could not be preprocessed, and why')
+        m = dict(n_files=n_files, n_rejected=len(sset.rejected), dask=dask)
+        m.update(spectra_arm(sset, run, rep, epochs, gmm_trials, seed=seed, model=mdl, latents_fn=latents_fn, bar=bar, log=log))
     rep.write(run.tmp); _write_metrics(run/'metrics.json', m)
     log(f"Wrote {run.commit()}/")
     return m
 
 def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 128), sigma=None, label_column=None,
-                   seed=0, overwrite=False, bar=True, log=print, orientation='vector'):
+                   seed=0, overwrite=False, bar=True, log=print, orientation='vector',
+                   dask=None): # None, or 'local:N' / a scheduler address: preprocess and score through Dask (galnb.scale)
     "The images arm on Legacy Survey cutout files with properties from a table."
-    from galnb.preprocess import read_legacy_cutouts, preprocess_images
+    from galnb.preprocess import read_legacy_cutouts, preprocess_images, ImageSet
     from galnb.physics_cvae import load_physics_cvae
     if not files: raise GalnbInputError("no cutout files given")
     pt = _read_table(props, 'property table')
     mdl = load_physics_cvae(model) if model else None
     run = RunDir(out, overwrite)
-    x, ft = read_legacy_cutouts(files)
-    rows, _ = _match(pt, [Path(f).name for f in ft['file']], f'property table {props}', key_cols=('file',))
-    meta = pt[rows]; meta['file'] = ft['file']
-    if label_column and label_column not in meta.colnames: raise GalnbInputError(f"property table {props} has no column {label_column!r}")
-    if 'orientation' in meta.colnames: meta.rename_column('orientation', 'orientation_catalogue')
-    iset = preprocess_images(x, meta=meta); del x
-    ok = np.isfinite(iset.orientation)
-    log(f"[images] {len(iset)} cutouts → 3×{iset.images.shape[-1]}×{iset.images.shape[-1]}; orientation measured for {ok.sum()}")
-    rep = Report('galnb images'); rep.p(f"{len(iset)} Legacy Survey cutouts; properties from {props}; {int((~ok).sum())} without a measurable "
-                                        "orientation (no source found) left out.")
-    m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()))
-    m.update(images_arm(iset.select(ok), run, rep, epochs, channels, sigma=sigma, label_column=label_column, seed=seed,
-                        model=mdl, bar=bar, log=log, orientation=orientation))
+    def with_props(names):
+        rows, _ = _match(pt, [Path(f).name for f in names], f'property table {props}', key_cols=('file',))
+        meta = pt[rows]; meta['file'] = names
+        if label_column and label_column not in meta.colnames: raise GalnbInputError(f"property table {props} has no column {label_column!r}")
+        if 'orientation' in meta.colnames: meta.rename_column('orientation', 'orientation_catalogue')
+        return meta
+    with _maybe_dask(dask) as client:
+        scores_fn = None
+        if client is None:
+            x, ft = read_legacy_cutouts(files)
+            iset = preprocess_images(x, meta=with_props(ft['file'])); del x
+        else:                                                             # cutouts spread over the cluster, into a store in the run folder
+            from galnb.scale import preprocess_to_store, score_store, read_scores
+            meta = with_props([str(f) for f in files])                    # checks the table before any work is sent out
+            store = preprocess_to_store(files, run.tmp/'images.zarr', kind='images', client=client, progress=bar)
+            full = store[:]
+            iset = ImageSet(full.images, full.orientation, full.flags, meta, full.config); del full
+        ok = np.isfinite(iset.orientation)
+        if client is not None:
+            def dask_scores(m):
+                path = Path(model) if model else run.tmp/'physics_cvae'
+                score_store(store, path, run.tmp/'image_scores.zarr', client=client, progress=bar)
+                t = read_scores(run.tmp/'image_scores.zarr', store)
+                return t[t.colnames[4:]][ok], np.asarray(t['latents'])[ok], np.asarray(t['recon_mse'])[ok]
+            scores_fn = dask_scores
+        log(f"[images] {len(iset)} cutouts → 3×{iset.images.shape[-1]}×{iset.images.shape[-1]}; orientation measured for {ok.sum()}"
+            + (f" (Dask: {dask})" if client else ''))
+        rep = Report('galnb images'); rep.p(f"{len(iset)} Legacy Survey cutouts; properties from {props}; {int((~ok).sum())} without a measurable "
+                                            "orientation (no source found) left out." +
+                                            (f" Preprocessed and scored on Dask ({dask}); the preprocessed set is images.zarr." if client else ''))
+        m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()), dask=dask)
+        m.update(images_arm(iset.select(ok), run, rep, epochs, channels, sigma=sigma, label_column=label_column, seed=seed,
+                            model=mdl, scores_fn=scores_fn, bar=bar, log=log, orientation=orientation))
     rep.write(run.tmp); _write_metrics(run/'metrics.json', m)
     log(f"Wrote {run.commit()}/")
     return m
 
 # %% ../nbs/07_cli.ipynb #0017
+def _bench_dask(**kw):
+    from galnb.scale import bench_dask
+    return bench_dask(**kw)
+
 def _benches(quick):
     from galnb import benchmarks as b
     q = quick
@@ -436,6 +493,8 @@ def _benches(quick):
                        lambda: b.bench_image_inference(**(dict(n_images=200, n_loop=50) if q else {}))],
             'cluster': [lambda: b.bench_cluster(**(dict(ns=(300, 600), ks=range(5, 8), n_trials=4, n_trials_large=2) if q else {}))],
             'scaling': [lambda: b.bench_scaling(**(dict(ns_spectra=(100, 300), ns_images=(50, 100)) if q else {}))],
+            'dask': [lambda: _bench_dask(n=6000, rows_per_task=500) if q else _bench_dask(n=1_000_000),
+                     lambda: _bench_dask(n=1000, kind='images', rows_per_task=250) if q else _bench_dask(n=50_000, kind='images')],
             'paper': [lambda: b.bench_paper_tables(**(dict(n_spectra=300, epochs=2, gmm_trials=2, n_images=400, image_epochs=1,
                                                            channels=(8, 16, 32), n_red_spirals=30, n_green_peas=30) if q else {}))]}
 
@@ -473,6 +532,8 @@ def _parser():
     s.add_argument('--model', help='saved spectral VAE (base path of .pth/.json) to apply instead of training')
     s.add_argument('--epochs', type=int, default=40, help='one-cycle epochs of the VAE (default 40)')
     s.add_argument('--gmm-trials', type=int, default=10, help='mixture restarts per k (default 10; the paper: 100)')
+    s.add_argument('--dask', metavar='ADDRESS', help="preprocess and encode through Dask: 'local:N' (N local worker processes) "
+                   "or a scheduler address such as tcp://host:8786 (workers must see the same files)")
     common(s, 'runs/spectra')
     i = sub.add_parser('images', help='the images arm on Legacy Survey cutouts', description='Physics-informed CVAE, properties and anomaly candidates for your cutouts.')
     i.add_argument('files', nargs='+', help='Legacy Survey g,r,z FITS cutouts, all the same size')
@@ -485,10 +546,11 @@ def _parser():
     i.add_argument('--orientation', choices=['angle', 'vector'], default='vector',
                    help="orientation latent(s): 'vector', two latents (cos 2φ, sin 2φ) (default: it learns orientation far better "
                         "on the mock, see 02_physics_cvae) or 'angle', one latent as in the paper")
+    i.add_argument('--dask', metavar='ADDRESS', help="preprocess and score through Dask: 'local:N' or a scheduler address")
     common(i, 'runs/images')
     b = sub.add_parser('bench', help='benchmark tables (05_benchmarks)', description='Print the benchmark tables with their same-run baselines.')
-    b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'scaling', 'paper', 'all'],
-                   help="which tables: a stage's performance, 'scaling' (cost against N), 'paper' (the papers' quality tables on the mock), or all")
+    b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'scaling', 'dask', 'paper', 'all'],
+                   help="which tables: a stage's performance, 'scaling' (cost against N), 'dask' (survey scale: Dask against one process), 'paper' (the papers' quality tables on the mock), or all")
     b.add_argument('--quick', action='store_true', help='small sizes: a smoke test, not figures to quote')
     return p
 
@@ -510,10 +572,10 @@ def main(argv=None):
             over = {k: getattr(a, k) for k in DEMO_SETTINGS['quick'] if getattr(a, k, None) is not None}
             demo(a.out, a.mode or 'quick', a.seed, a.overwrite, bar=not a.no_bar, **over)
         elif a.command == 'spectra':
-            spectra_command(a.files, a.z_table, a.out, a.model, a.epochs, a.gmm_trials, a.seed, a.overwrite, bar=not a.no_bar)
+            spectra_command(a.files, a.z_table, a.out, a.model, a.epochs, a.gmm_trials, a.seed, a.overwrite, bar=not a.no_bar, dask=a.dask)
         elif a.command == 'images':
             images_command(a.files, a.props, a.out, a.model, a.epochs, a.channels, _sigma(a.sigma), a.label_column, a.seed,
-                           a.overwrite, bar=not a.no_bar, orientation=a.orientation)
+                           a.overwrite, bar=not a.no_bar, orientation=a.orientation, dask=a.dask)
         else: bench(a.which, a.quick)
     except GalnbInputError as e:
         print(f"galnb {a.command}: error: {e}", file=sys.stderr); return 2

@@ -99,8 +99,10 @@ class DDPCallback(Callback):
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         shared = [dict(path=str(self.learn.path), seed=train.seed or 0)]
         dist.broadcast_object_list(shared, src=0, device=_comm_device())          # rank 0's checkpoint folder and seed
-        if self.gen is None: self.gen = torch.Generator().manual_seed(shared[0]['seed'])   # advances with every epoch, also across fits
-        self.old = dict(model=self.learn.model, loaders=self.dls.loaders, path=self.learn.path, bn=[])
+        seed = shared[0]['seed']
+        if self.gen is None: self.gen = torch.Generator().manual_seed(seed)    # advances with every epoch, also across fits
+        if self.rank: torch.manual_seed(torch.initial_seed() + self.rank)      # dropout and sampling noise: not rank 0's again
+        self.old = dict(learn=self.learn, model=self.learn.model, loaders=self.dls.loaders, path=self.learn.path, bn=[])
         self.learn.path = Path(shared[0]['path'])
         model, device_ids = self.learn.model, None
         if next(model.parameters()).device.type == 'cuda':
@@ -109,7 +111,7 @@ class DDPCallback(Callback):
             if self.sync_bn: self.old['bn'] = _to_sync_bn(model)
         self.learn.model = _DDP(model, device_ids=device_ids, find_unused_parameters=self.find_unused_parameters)
         shard = shard_indices(train.idx, self.rank, self.world, pad=self.pad)     # the length; the rows are drawn per epoch
-        self.dls.loaders = [train.new(idx=shard, shuffle=False, drop_last=train.drop_last and len(shard) > train.bs),
+        self.dls.loaders = [train.new(idx=shard, shuffle=False, drop_last=train.drop_last and len(shard) > train.bs, seed=seed + self.rank),
                             *self.dls.loaders[1:]]
         self.active = True
 
@@ -145,9 +147,9 @@ class DDPCallback(Callback):
     def restore(self):
         "Unwrap the model and put back the loaders and `learn.path` (done by `after_fit`, and by `ddp_ctx` after an error)."
         if not self.active: return
-        self.active = False
+        self.active, learn = False, self.old['learn']         # (fastai detaches a removed callback from its learner)
         _from_sync_bn(self.old['bn'])
-        self.learn.model, self.dls.loaders, self.learn.path = self.old['model'], self.old['loaders'], self.old['path']
+        learn.model, learn.dls.loaders, learn.path = self.old['model'], self.old['loaders'], self.old['path']
 
 # %% ../nbs/09_ddp.ipynb #0019
 @contextmanager
@@ -164,9 +166,8 @@ def ddp_ctx(learn, # a galnb Learner (`spectral_learner`, `physics_learner`, `va
         missing = [v for v in ('RANK', 'MASTER_ADDR', 'MASTER_PORT') if v not in os.environ]
         if missing: raise GalnbInputError(f"ddp_ctx: WORLD_SIZE is set but {', '.join(missing)} not: launch with torchrun or spawn_train")
         backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')
-        if backend == 'nccl':
-            if not torch.cuda.is_available(): raise GalnbInputError("ddp_ctx: backend 'nccl' needs CUDA; use 'gloo' on CPUs")
-            torch.cuda.set_device(ddp_device())
+        if backend == 'nccl' and not torch.cuda.is_available(): raise GalnbInputError("ddp_ctx: backend 'nccl' needs CUDA; use 'gloo' on CPUs")
+        if torch.cuda.is_available(): torch.cuda.set_device(ddp_device())
         dist.init_process_group(backend, **({} if timeout is None else dict(timeout=timeout)))
         created = True
     env = {k: os.environ.get(k) for k in ('RANK', 'WORLD_SIZE')}
@@ -225,12 +226,15 @@ def spawn_train(fn, # a function defined at module level in an importable module
 
 # %% ../nbs/09_ddp.ipynb #0032
 class _RowLog(Callback):
-    "Records, per epoch, the training rows this rank was given and the rows its batches used."
+    "Records per epoch the training rows this rank was given and those its batches used, and the weights at its end."
     order = 70          # after DDPCallback has drawn the epoch's shard
     def before_fit(self): self.given, self.seen = [], []
     def before_train(self): self.given.append(self.dl.idx.clone()); self.seen.append([])
     def after_batch(self):
         if self.training: self.seen[-1].append(self.dl.last_idx.clone())
+    def after_epoch(self):   # the weights as trained, before the best checkpoint (rank 0's file) is loaded at the end
+        m = self.learn.model.module if isinstance(self.learn.model, DistributedDataParallel) else self.learn.model
+        self.trained = {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
 
 def _valid_loss(learn):
     "Mean loss over the validation rows, computed directly (fastai's `validate` trips the trackers before a first fit)."
@@ -267,5 +271,5 @@ def ddp_demo(n=80, # mock spectra to draw (the few that preprocessing rejects ar
     return dict(rank=rank, world_size=world, train_idx=dls.train_idx, valid_idx=dls.valid_idx,
                 given=[g.numpy() for g in rows.given], seen=[torch.cat(s).numpy() for s in rows.seen],
                 names=list(learn.recorder.metric_names[1:-1]), values=[list(v) for v in learn.recorder.values],
-                valid_loss_before=before, state={k: v.detach().cpu() for k, v in learn.model.state_dict().items()},
+                valid_loss_before=before, trained=rows.trained, state={k: v.detach().cpu() for k, v in learn.model.state_dict().items()},
                 saved=saved, wrote=sorted(p.name for p in models.iterdir()) if models.is_dir() else [])

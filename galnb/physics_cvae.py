@@ -11,14 +11,13 @@ import torch
 import torch.nn as nn
 from astropy.table import Table, vstack
 from fastai.callback.core import Callback
-from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device
 from sklearn.linear_model import LinearRegression
 from .preprocess import ImageSet, ImageFlag, GalnbInputError, atomic_write, normalize_resize
-from .spectral_vae import InMemoryDL, LossTerm, StopOnNonFinite, CPUAutocast, _ClipGrad, save_model, load_model, reparametrize
+from .spectral_vae import InMemoryDL, LossTerm, StopOnNonFinite, CPUAutocast, _ClipGrad, save_model, load_model, reparametrize, BestModel, EarlyStop
 
 # %% auto #0
 __all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'ORIENTATION_VECTOR', 'PAPER_FIT', 'PAPER_R2', 'property_arrays',
@@ -272,8 +271,8 @@ def _cvae_learner(dls, n_phys, k, channels, out, beta0, beta1, distance, rec, lr
     periods = {j: dls.props['periodic'][n]/dls.props['std'][j] for j, n in enumerate(dls.props['names']) if n in dls.props['periodic']} if n_phys else {}
     cbs = [StopOnNonFinite('images (ImageSet rows)')]
     if clip: cbs.append(_ClipGrad(clip))
-    if patience: cbs.append(EarlyStoppingCallback(monitor=monitor, comp=np.less, patience=patience, reset_on_fit=True))
-    if checkpoint: cbs.append(SaveModelCallback(monitor=monitor, comp=np.less, fname=fname, with_opt=False, reset_on_fit=True))
+    if patience: cbs.append(EarlyStop(monitor=monitor, comp=np.less, patience=patience, reset_on_fit=True))
+    if checkpoint: cbs.append(BestModel(monitor=monitor, comp=np.less, fname=fname, with_opt=False, reset_on_fit=True))
     if cpu_bf16 and dls.device is not None and torch.device(dls.device).type == 'cpu': cbs.append(CPUAutocast())
     path = Path(tempfile.mkdtemp(prefix='galnb-')) if path is None else Path(path)
     learn = Learner(dls, model, loss_func=CVAELoss(beta0, beta1, n_phys, periods, distance, rec, nll=uncertainty), opt_func=Adam, lr=lr, wd=wd,

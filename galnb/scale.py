@@ -13,7 +13,7 @@ from .preprocess import SpectraSet, ImageSet, GalnbInputError, atomic_write
 
 # %% auto #0
 __all__ = ['STORE_FORMAT', 'SurveyStore', 'StoreWriter', 'write_store', 'dask_client', 'preprocess_to_store', 'score_store',
-           'read_scores']
+           'read_scores', 'bench_dask']
 
 # %% ../nbs/08_scale.ipynb #0006
 STORE_FORMAT = 1
@@ -36,6 +36,11 @@ def _column_array(col):
     return a.astype(str).astype(object) if a.dtype.kind in 'USO' else a
 
 def _is_str(a): return a.dtype == object or a.dtype.kind in 'US'
+
+def _from_zarr(a):
+    "A column read back from Zarr: variable-length strings (numpy's StringDType) as ordinary fixed-width unicode."
+    if not (a.dtype == object or a.dtype.kind == 'T'): return a
+    return np.array(a.tolist(), dtype=str).reshape(a.shape)         # via Python str: StringDType with a NA object will not cast
 
 # %% ../nbs/08_scale.ipynb #0007
 class SurveyStore:
@@ -60,9 +65,6 @@ class SurveyStore:
         rows = int(rows or self.chunk)
         return [slice(i, min(i + rows, self.n)) for i in range(0, self.n, rows)]
 
-    def _table(self, sub, names, rows):
-        return Table({n: self.group[f'{sub}/{n}'][rows] for n in names})
-
     def __getitem__(self, rows): # a slice, or increasing integer indices
         "These rows as an in-memory `SpectraSet` / `ImageSet`."
         if isinstance(rows, slice):
@@ -74,10 +76,10 @@ class SurveyStore:
             if rows.ndim != 1 or (len(rows) and (rows.min() < 0 or rows.max() >= self.n)) or (np.diff(rows) <= 0).any():
                 raise GalnbInputError(f"store rows must be a slice or increasing indices within 0…{self.n - 1}")
         get = (lambda name: self.group[name][rows]) if isinstance(rows, slice) else (lambda name: self.group[name].get_orthogonal_selection(rows))
-        meta = Table({n: get(f'meta/{n}') for n in self.meta_names})
+        meta = Table({n: _from_zarr(get(f'meta/{n}')) for n in self.meta_names})
         if self.kind == 'images':
             return ImageSet(get('images'), get('orientation'), get('flags'), meta, dict(self.config))
-        rej = Table({n: self.group[f'rejected/{n}'][:] for n in dict(self.group.attrs)['rejected']})
+        rej = Table({n: _from_zarr(self.group[f'rejected/{n}'][:]) for n in dict(self.group.attrs)['rejected']})
         return SpectraSet(self.wave, self.edges, get('flux'), get('mask'), get('weight'), meta, dict(self.config), rej)
 
     def chunks(self, rows=None):
@@ -89,7 +91,7 @@ class SurveyStore:
         names = self.meta_names if names is None else list(names)
         missing = [n for n in names if n not in self.meta_names]
         if missing: raise GalnbInputError(f"{self.path}: no metadata column(s) {missing}; it has {self.meta_names}")
-        return Table({n: self.group[f'meta/{n}'][:self.n] for n in names})
+        return Table({n: _from_zarr(self.group[f'meta/{n}'][:self.n]) for n in names})
 
     def to_memory(self, max_bytes=8*2**30): # refuse larger stores (None: no limit)
         "The whole store as one in-memory set."
@@ -354,6 +356,10 @@ def _score_rows(model, s):
         rec = model.decode(torch.from_numpy(mu)).float()
         return mu, lv, ((rec - x)**2).flatten(1).mean(1).numpy()
 
+def _warm(model_path):
+    "Import galnb's model code and load the model in this worker process, before the first task needs it."
+    _load_any(model_path)
+
 def _score_chunk(store, model_path, out, start, stop, name, threads=1):
     "One task: rows start…stop of the store → the output arrays, then a marker."
     import torch
@@ -403,24 +409,136 @@ def score_store(store, # a `SurveyStore` or its path
         (out/'done').mkdir()
     tasks = {f'rows-{s.start:012d}': dict(store=str(st.path), model_path=str(model), out=str(out), start=s.start, stop=s.stop,
                                           name=f'rows-{s.start:012d}', threads=threads) for s in st.chunk_slices(rows)}
+    if client is not None: client.run(_warm, str(model))              # every worker loads the model once, up front
     reports = _run_tasks(_score_chunk, tasks, out/'done', client, progress, 'score')
     missing = set(tasks) - _done(out/'done')
     if missing: raise RuntimeError(f"score_store: {len(missing)} chunk(s) have no result, e.g. {sorted(missing)[0]}; rerun to finish them")
     zarr.open_group(str(out), mode='r+').attrs['complete'] = True
     return reports
 
+def _moved(recorded, out):
+    "A recorded path, or — when its folder was moved or renamed, as a run folder is — the same name beside `out`."
+    p = Path(recorded)
+    ok = p.exists() or p.with_suffix('.pth').exists()
+    return p if ok else Path(out).parent/p.name
+
 def read_scores(out, # output of `score_store`
-                store=None): # the store (default: the one recorded), for ids and a physics CVAE's properties
+                store=None): # the store (a `SurveyStore` or path; default: the one recorded), for ids and a physics CVAE's properties
     "The scores as a Table: id, latents, logvar, recon_mse; plus properties in physical units for a physics CVAE."
     g = zarr.open_group(str(out), mode='r')
     a = dict(g.attrs)
     if 'galnb_scores' not in a: raise GalnbInputError(f"{out}: not the output of score_store")
     if not a.get('complete'): raise GalnbInputError(f"{out}: scoring is not finished; rerun score_store to complete it")
-    st = SurveyStore(store or a['galnb_scores']['store'])
+    ident = a['galnb_scores']
+    st = store if isinstance(store, SurveyStore) else SurveyStore(store or _moved(ident['store'], out))
+    if len(st) != ident['n']: raise GalnbInputError(f"{st.path} has {len(st)} rows but these scores are of {ident['n']}")
     t = Table({'id': st.meta(['id'])['id'], 'latents': g['latents'][:], 'logvar': g['logvar'][:], 'recon_mse': g['recon_mse'][:]})
-    model = _load_any(a['galnb_scores']['model'])
+    model = _load_any(_moved(ident['model'], out))
     if getattr(model, 'config', {}).get('props', {}).get('names'):
         from galnb.physics_cvae import _properties_table
         pt = _properties_table(model, t['latents'], t['logvar'])
         for c in pt.colnames: t[c] = pt[c]
     return t
+
+# %% ../nbs/08_scale.ipynb #0039
+def _bench_store(kind, n, path, block=2000, seed=0, bins=20.):
+    "A store of `n` rows: a block of preprocessed mocks repeated; returns (store, the block)."
+    from galnb.preprocess import preprocess_spectra, preprocess_images
+    if kind == 'spectra':
+        from galnb.mocks import mock_spectra
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            blk = preprocess_spectra(mock_spectra(block, seed)[0], edges=np.arange(1100., 8800. + bins/2, bins))
+    else:
+        from galnb.mocks import mock_images
+        blk = preprocess_images(mock_images(block, seed=seed, size=128)[0], orientation=False, size=69)
+    def pieces():
+        for i in range(0, n, len(blk)):
+            b = blk.select(np.arange(min(len(blk), n - i)))
+            b.meta = Table({'id': np.arange(i, i + len(b))})
+            yield b
+    return write_store(pieces(), path, overwrite=True), blk
+
+def _bench_model(kind, blk, path, seed=0):
+    "A paper-sized model with random weights for `blk`'s rows, saved at `path`."
+    import torch
+    torch.manual_seed(seed)
+    if kind == 'spectra':
+        from galnb.spectral_vae import SpectralVAE, save_spectral_vae
+        grid = dict(wave_first=float(blk.wave[0]), wave_last=float(blk.wave[-1]))
+        save_spectral_vae(SpectralVAE(len(blk.wave), grid=grid).eval(), path, preprocessing=blk.config, overwrite=True)
+    else:
+        from galnb.physics_cvae import PhysicsCVAE, save_physics_cvae, PROPS, PERIODIC
+        props = dict(names=list(PROPS), mean=[0., 0.5, 10., 0.], std=[0.9, 0.2, 0.6, 0.8], periodic=dict(PERIODIC))
+        save_physics_cvae(PhysicsCVAE(5, (32, 64, 128), 69, props=props, preprocessing=blk.config).eval(), path)
+
+def _cpu_seconds():
+    "User + system CPU time of this process so far, all its threads [s]."
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+def _per_worker_peak(reports):
+    "Largest peak memory [MB] any one process reported."
+    peaks = {}
+    for r in reports: peaks[r['pid']] = max(peaks.get(r['pid'], 0.), r['peak_rss_mb'])
+    return max(peaks.values()) if peaks else float('nan')
+
+def bench_dask(n=1_000_000, # rows (spectra or images) to encode
+               kind='spectra', # 'spectra' or 'images'
+               workers=2, # LocalCluster worker processes, one thread each
+               rows_per_task=None, # rows per Dask task (default: the store's chunk, about 16 MB)
+               folder=None, # where the stores go (default: a temporary folder, removed afterwards)
+               seed=0, verbose=True):
+    "Throughput of `score_store` on a Dask LocalCluster vs the same work in one process; memory per worker; 20-billion estimate."
+    import tempfile, torch
+    from galnb.spectral_vae import encode
+    from galnb.physics_cvae import encode_images
+    from galnb.benchmarks import _table, _fmt_time, _best_of
+    tmp = Path(folder) if folder else Path(tempfile.mkdtemp(prefix='galnb-bench-dask-'))
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        t0 = time.time(); st, blk = _bench_store(kind, int(n), tmp/'big.zarr', seed=seed); t_write = time.time() - t0
+        small, _ = _bench_store(kind, max(1, int(n)//10), tmp/'small.zarr', seed=seed)
+        _bench_model(kind, blk, tmp/'model', seed)
+        model = _load_any(tmp/'model')
+        threads = torch.get_num_threads(); torch.set_num_threads(1)
+        try:
+            enc = (lambda: encode(model, blk, bs=1024)) if kind == 'spectra' else (lambda: encode_images(model, blk, bs=256))
+            enc(); t_mem, _ = _best_of(enc, 2)
+            t0, c0 = time.time(), _cpu_seconds()
+            score_store(st, tmp/'model', tmp/'one.zarr', rows_per_task=rows_per_task, progress=False)
+            t_one, cpu_one = time.time() - t0, _cpu_seconds() - c0
+        finally: torch.set_num_threads(threads)
+        t0 = time.time()
+        with dask_client(f'local:{int(workers)}') as client:
+            client.run(_warm, str(tmp/'model'))                         # imports and model load: part of starting the cluster
+            t_start = time.time() - t0
+            c0, t0 = client.run(_cpu_seconds), time.time()
+            rep = score_store(st, tmp/'model', tmp/'dask.zarr', client=client, rows_per_task=rows_per_task, progress=False)
+            t_dask, c1 = time.time() - t0, client.run(_cpu_seconds)
+            cpu_dask = sum(c1[w] - c0.get(w, 0.) for w in c1)
+            rep_small = score_store(small, tmp/'model', tmp/'dask_small.zarr', client=client, rows_per_task=rows_per_task, progress=False)
+        same = bool(np.allclose(zarr.open_group(str(tmp/'one.zarr'))['latents'][:1000], zarr.open_group(str(tmp/'dask.zarr'))['latents'][:1000], atol=1e-5))
+    finally:
+        if not folder: shutil.rmtree(tmp, ignore_errors=True)
+    rate_one, rate_dask, rate_mem = n/t_one, n/t_dask, len(blk)/t_mem
+    r = dict(kind=kind, n=int(n), workers=int(workers), chunk=st.chunk, tasks=len(rep), write_s=t_write, cluster_start_s=t_start,
+             encoder_in_memory_per_s=rate_mem, one_process_per_s=rate_one, dask_per_s=rate_dask,
+             per_core_ratio=rate_dask/workers/rate_one, cpu_s_one=cpu_one, cpu_s_dask=cpu_dask,
+             per_cpu_second_ratio=(n/cpu_dask)/(n/cpu_one), peak_worker_mb=_per_worker_peak(rep), peak_worker_mb_small=_per_worker_peak(rep_small),
+             n_small=len(small), same_result=same, cpu_hours_20e9=20e9*cpu_dask/n/3600, paper_cpu_hours=1500.)
+    if verbose:
+        what = f"{'spectra, 385 bins of 20 Å' if kind == 'spectra' else 'images, 3×69×69'}"
+        print(f"score_store over {n:,} {what}: {r['tasks']} tasks of {st.chunk:,} rows; store written in {_fmt_time(t_write)}; "
+              f"LocalCluster of {workers} × 1 thread started and loaded the model in {_fmt_time(t_start)}")
+        print(_table([['encoder alone, in memory (1 thread)', f'{rate_mem:,.0f}', ''],
+                      ['score_store, one process (1 thread)', f'{rate_one:,.0f}', _fmt_time(t_one)],
+                      [f'score_store on Dask ({workers} workers × 1 thread)', f'{rate_dask:,.0f}', _fmt_time(t_dask)]],
+                     ['encoding', 'rows/s', 'time']))
+        print(f"CPU time: one process {cpu_one:.1f} s ({cpu_one/t_one:.2f} cores busy: Zarr decodes in threads), Dask workers {cpu_dask:.1f} s")
+        print(f"Dask / one process, rows per core-second of wall time: {r['per_core_ratio']:.2f}×; rows per CPU-second: "
+              f"{r['per_cpu_second_ratio']:.2f}× (target ≥ 0.9×: {'met' if r['per_cpu_second_ratio'] >= 0.9 else 'NOT met'}); same latents: {same}")
+        print(f"peak memory per worker: {r['peak_worker_mb']:,.0f} MB for {n:,} rows, {r['peak_worker_mb_small']:,.0f} MB for {len(small):,} rows")
+        print(f"20 billion galaxies at the Dask run's {n/cpu_dask:,.0f} rows per CPU-second: {r['cpu_hours_20e9']:,.0f} CPU-hours "
+              "(paper: ~1,500 CPU-hours)")
+    return r

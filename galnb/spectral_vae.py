@@ -24,8 +24,8 @@ from .preprocess import SpectraSet, GalnbInputError, atomic_write
 # %% auto #0
 __all__ = ['InMemoryDL', 'SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'reparametrize', 'SpectralVAE', 'MaskedELBO',
            'LossTerm', 'KLWarmup', 'NonFiniteLossError', 'StopOnNonFinite', 'CPUAutocast', 'SchedStaircase',
-           'spectral_learner', 'check_grid', 'encode', 'reconstruct', 'infill', 'reconstruction_mse', 'noise_floor',
-           'save_model', 'load_model', 'save_spectral_vae', 'load_spectral_vae']
+           'BestModel', 'EarlyStop', 'spectral_learner', 'check_grid', 'encode', 'reconstruct', 'infill',
+           'reconstruction_mse', 'noise_floor', 'save_model', 'load_model', 'save_spectral_vae', 'load_spectral_vae']
 
 # %% ../nbs/01_spectral_vae.ipynb #0008
 class InMemoryDL(DataLoader):
@@ -218,6 +218,21 @@ def SchedStaircase(start, # initial value
     return _sched
 
 # %% ../nbs/01_spectral_vae.ipynb #0025
+class _TrainedOnly:
+    "Mixin for fastai's trackers: `Learner.validate` fires fit and epoch events too; act only in a fit that trained."
+    def before_fit(self): self._trained = False; super().before_fit()
+    def before_train(self): self._trained = True
+    def after_epoch(self):
+        if getattr(self, '_trained', False): super().after_epoch()
+    def after_fit(self):
+        if getattr(self, '_trained', False): super().after_fit()
+
+class BestModel(_TrainedOnly, SaveModelCallback):
+    "`SaveModelCallback` (keep and restore the best epoch) that `Learner.validate` leaves alone."
+
+class EarlyStop(_TrainedOnly, EarlyStoppingCallback):
+    "`EarlyStoppingCallback` that `Learner.validate` leaves alone."
+
 class _ClipGrad(Callback):
     order = 20
     def __init__(self, max_norm): self.max_norm = max_norm
@@ -243,8 +258,8 @@ def spectral_learner(dls:SpectraDataLoaders, # from `spectra_dls`
     cbs = [StopOnNonFinite()]
     if clip: cbs.append(_ClipGrad(clip))
     if kl_warmup: cbs.append(KLWarmup(kl_warmup, beta))
-    if patience: cbs.append(EarlyStoppingCallback(monitor='valid_rec', comp=np.less, patience=patience, reset_on_fit=True))
-    if checkpoint: cbs.append(SaveModelCallback(monitor='valid_rec', comp=np.less, fname='best_spectral_vae', with_opt=False, reset_on_fit=True))
+    if patience: cbs.append(EarlyStop(monitor='valid_rec', comp=np.less, patience=patience, reset_on_fit=True))
+    if checkpoint: cbs.append(BestModel(monitor='valid_rec', comp=np.less, fname='best_spectral_vae', with_opt=False, reset_on_fit=True))
     if cpu_bf16 and dls.device is not None and torch.device(dls.device).type == 'cpu': cbs.append(CPUAutocast())
     path = Path(tempfile.mkdtemp(prefix='galnb-')) if path is None else Path(path)
     learn = Learner(dls, model, loss_func=MaskedELBO(0. if kl_warmup else beta, per_pixel, logvar_clamp),

@@ -6,7 +6,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = {'00_preprocess': 'preprocess', '01_spectral_vae': 'spectral_vae', '02_physics_cvae': 'physics_cvae',
           '03_clustering': 'clustering', '04_anomalies': 'anomalies', '05_benchmarks': 'benchmarks', '06_mocks': 'mocks',
-          '07_cli': 'cli', '08_scale': 'scale'}
+          '07_cli': 'cli', '08_scale': 'scale', '09_ddp': 'ddp'}
 
 def settings():
     cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini'); return cfg['DEFAULT']
