@@ -79,7 +79,8 @@ class SurveyStore:
         meta = Table({n: _from_zarr(get(f'meta/{n}')) for n in self.meta_names})
         if self.kind == 'images':
             return ImageSet(get('images'), get('orientation'), get('flags'), meta, dict(self.config))
-        rej = Table({n: _from_zarr(self.group[f'rejected/{n}'][:]) for n in dict(self.group.attrs)['rejected']})
+        a = dict(self.group.attrs)
+        rej = Table({n: _from_zarr(self.group[f'rejected/{n}'][:a['n_rejected']]) for n in a['rejected']})
         return SpectraSet(self.wave, self.edges, get('flux'), get('mask'), get('weight'), meta, dict(self.config), rej)
 
     def chunks(self, rows=None):
@@ -141,7 +142,7 @@ class StoreWriter:
         if kind == 'spectra':
             g.create_array('wave', data=np.asarray(s.wave)); g.create_array('edges', data=np.asarray(s.edges))
         g.attrs.update(galnb_store=STORE_FORMAT, kind=kind, chunk=chunk, config=json.loads(json.dumps(s.config, default=str)),
-                       n=0, keys=[], meta=list(s.meta.colnames), rejected=list(s.rejected.colnames) if kind == 'spectra' else [])
+                       n=0, n_rejected=0, keys=[], meta=list(s.meta.colnames), rejected=list(s.rejected.colnames) if kind == 'spectra' else [])
         self.group = g
 
     def _check(self, s):
@@ -172,10 +173,9 @@ class StoreWriter:
             arr.resize((n0 + m,) + arr.shape[1:])
             if m: arr[n0:] = np.asarray(getattr(s, f))
         self._append_table('meta', s.meta, n0)
-        if self.group.attrs['kind'] == 'spectra' and len(s.rejected):
-            r0 = self.group[f"rejected/{s.rejected.colnames[0]}"].shape[0]
-            self._append_table('rejected', s.rejected, r0)
-        self.group.attrs.update(n=n0 + m, keys=self.keys + ([str(key)] if key is not None else []))   # the commit
+        r0 = int(self.group.attrs['n_rejected']); nr = len(s.rejected) if self.group.attrs['kind'] == 'spectra' else 0
+        if nr: self._append_table('rejected', s.rejected, r0)
+        self.group.attrs.update(n=n0 + m, n_rejected=r0 + nr, keys=self.keys + ([str(key)] if key is not None else []))   # the commit
 
     def close(self):
         "Finish: trim any uncommitted tail, rename `<path>.partial` → `path`; returns the `SurveyStore`."
@@ -238,7 +238,8 @@ def _mark_done(done_dir, name, info):
 def _done(done_dir): return {p.stem for p in Path(done_dir).glob('*.json')}
 
 def _run_tasks(fn, tasks, # {name: kwargs} for `fn(**kwargs)`, a module-level function that writes a marker when done
-               done_dir, client=None, progress=True, what='tasks', retries=3):
+               done_dir, client=None, progress=True, what='tasks',
+               retries=1): # reruns of a task that raised (a lost worker is handled by Dask's own rescheduling)
     "Run the tasks without a marker in `done_dir`, on the Dask `client` or in this process; returns their reports."
     done = _done(done_dir)
     todo = {k: v for k, v in tasks.items() if k not in done}
