@@ -463,7 +463,8 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
                 path = Path(model) if model else run.tmp/'physics_cvae'
                 score_store(store, path, run.tmp/'image_scores.zarr', client=client, progress=bar)
                 t = read_scores(run.tmp/'image_scores.zarr', store)
-                return t[t.colnames[4:]][ok], np.asarray(t['latents'])[ok], np.asarray(t['recon_mse'])[ok]
+                props_ = [c for c in t.colnames if c not in ('id', 'latents', 'logvar', 'recon_mse')]
+                return t[props_][ok], np.asarray(t['latents'])[ok], np.asarray(t['recon_mse'])[ok]
             scores_fn = dask_scores
         log(f"[images] {len(iset)} cutouts → 3×{iset.images.shape[-1]}×{iset.images.shape[-1]}; orientation measured for {ok.sum()}"
             + (f" (Dask: {dask})" if client else ''))

@@ -213,7 +213,10 @@ def dask_client(spec=None): # None, 'local:N', a scheduler address, or a dask.di
         try: n = int(spec.split(':', 1)[1])
         except ValueError: n = 0
         if n < 1: raise GalnbInputError(f"dask: 'local:N' needs a positive number of workers, not {spec!r}")
-        with warnings.catch_warnings():
+        import dask
+        env = dict(dask.config.get('distributed.nanny.pre-spawn-environ'))
+        env.pop('MALLOC_TRIM_THRESHOLD_', None)                       # see below: it slows torch down by a third
+        with warnings.catch_warnings(), dask.config.set({'distributed.nanny.pre-spawn-environ': env}):
             warnings.simplefilter('ignore')                           # "port in use" notes from a busy machine
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host='127.0.0.1',
                                    dashboard_address=None, silence_logs=40)
@@ -339,8 +342,8 @@ def _load_any(model_path):
         _MODELS.clear(); _MODELS[key] = r[0] if isinstance(r, tuple) else r
     return _MODELS[key]
 
-def _score_rows(model, s):
-    "latents, logvar and reconstruction error of an in-memory set."
+def _score_rows(model, s, recon=True):
+    "latents, logvar and (with `recon`, else None) the reconstruction error of an in-memory set."
     import torch
     from galnb.spectral_vae import SpectralVAE, check_grid
     from galnb.physics_cvae import _checked_images, _mu_logvar
@@ -349,11 +352,13 @@ def _score_rows(model, s):
             check_grid(model, s)
             x = torch.from_numpy(np.ascontiguousarray(s.flux))
             mu, lv = model.encode(x)
+            if not recon: return mu.numpy(), lv.numpy(), None
             rec = model.decoder(mu)
             mse = (((x - rec)**2).numpy()*s.mask).sum(1)/np.maximum(s.mask.sum(1), 1)
             return mu.numpy(), lv.numpy(), mse.astype(np.float32)
         x = _checked_images(model, s)
         mu, lv = _mu_logvar(model, x, 256)
+        if not recon: return mu, lv, None
         rec = model.decode(torch.from_numpy(mu)).float()
         return mu, lv, ((rec - x)**2).flatten(1).mean(1).numpy()
 
@@ -361,16 +366,17 @@ def _warm(model_path):
     "Import galnb's model code and load the model in this worker process, before the first task needs it."
     _load_any(model_path)
 
-def _score_chunk(store, model_path, out, start, stop, name, threads=1):
+def _score_chunk(store, model_path, out, start, stop, name, threads=1, recon=True):
     "One task: rows start…stop of the store → the output arrays, then a marker."
     import torch
     t0 = time.time()
     torch.set_num_threads(int(threads))
     model = _load_any(model_path)
     s = SurveyStore(store)[start:stop]
-    mu, lv, mse = _score_rows(model, s)
+    mu, lv, mse = _score_rows(model, s, recon)
     g = zarr.open_group(str(out), mode='r+')
-    g['latents'][start:stop], g['logvar'][start:stop], g['recon_mse'][start:stop] = mu, lv, mse
+    g['latents'][start:stop], g['logvar'][start:stop] = mu, lv
+    if recon: g['recon_mse'][start:stop] = mse
     info = dict(name=name, rows=stop - start, seconds=time.time() - t0, peak_rss_mb=_peak_rss_mb(), pid=os.getpid())
     _mark_done(Path(out)/'done', name, info)
     return info
@@ -380,21 +386,15 @@ def _model_digest(model_path):
     p = Path(model_path)
     return hashlib.sha256(p.with_suffix('.pth').read_bytes() + p.with_suffix('.json').read_bytes()).hexdigest()[:16]
 
-def score_store(store, # a `SurveyStore` or its path
-                model, # base path of a model saved with `save_spectral_vae` / `save_physics_cvae`
-                out, # output Zarr group (created; reused when resuming)
-                client=None, # a dask.distributed Client, or None to run in this process
-                rows_per_task=None, # rows per task (default: the store's chunk length)
-                threads=1, # torch threads per task (one per Dask worker thread)
-                overwrite=False, progress=True):
-    "Latents, log-variances and reconstruction errors of every row of a store, chunk by chunk; resumable."
-    st = store if isinstance(store, SurveyStore) else SurveyStore(store)
+def _score_tasks(st, model, out, rows_per_task=None, threads=1, overwrite=False, recon=True):
+    "Create (or check, when resuming) the output group of `score_store`; returns its tasks {name: kwargs of `_score_chunk`}."
     model = Path(model)
     if not model.with_suffix('.pth').exists(): raise GalnbInputError(f"{model.with_suffix('.pth')}: no saved model there")
     m = _load_any(model)
     k = int(m.config['k'])
     rows = int(rows_per_task or st.chunk)
-    ident = dict(store=str(st.path.resolve()), n=len(st), model=str(model.resolve()), model_digest=_model_digest(model), rows=rows, k=k)
+    ident = dict(store=str(st.path.resolve()), n=len(st), model=str(model.resolve()), model_digest=_model_digest(model), rows=rows, k=k,
+                 recon=bool(recon))
     out = Path(out)
     if out.exists() and overwrite: shutil.rmtree(out)
     if out.exists():
@@ -408,8 +408,21 @@ def score_store(store, # a `SurveyStore` or its path
             g.create_array(name, shape=shape, chunks=(rows,) + shape[1:], dtype='float32', fill_value=np.nan)
         g.attrs.update(galnb_scores=ident, complete=False)
         (out/'done').mkdir()
-    tasks = {f'rows-{s.start:012d}': dict(store=str(st.path), model_path=str(model), out=str(out), start=s.start, stop=s.stop,
-                                          name=f'rows-{s.start:012d}', threads=threads) for s in st.chunk_slices(rows)}
+    return {f'rows-{s.start:012d}': dict(store=str(st.path), model_path=str(model), out=str(out), start=s.start, stop=s.stop,
+                                         name=f'rows-{s.start:012d}', threads=threads, recon=bool(recon)) for s in st.chunk_slices(rows)}
+
+def score_store(store, # a `SurveyStore` or its path
+                model, # base path of a model saved with `save_spectral_vae` / `save_physics_cvae`
+                out, # output Zarr group (created; reused when resuming)
+                client=None, # a dask.distributed Client, or None to run in this process
+                rows_per_task=None, # rows per task (default: the store's chunk length)
+                threads=1, # torch threads per task (one per Dask worker thread)
+                recon=True, # also the reconstruction error (a decoder pass); False: latents only
+                overwrite=False, progress=True):
+    "Latents, log-variances and reconstruction errors of every row of a store, chunk by chunk; resumable."
+    st = store if isinstance(store, SurveyStore) else SurveyStore(store)
+    model, out = Path(model), Path(out)
+    tasks = _score_tasks(st, model, out, rows_per_task, threads, overwrite, recon)
     if client is not None: client.run(_warm, str(model))              # every worker loads the model once, up front
     reports = _run_tasks(_score_chunk, tasks, out/'done', client, progress, 'score')
     missing = set(tasks) - _done(out/'done')
@@ -425,7 +438,7 @@ def _moved(recorded, out):
 
 def read_scores(out, # output of `score_store`
                 store=None): # the store (a `SurveyStore` or path; default: the one recorded), for ids and a physics CVAE's properties
-    "The scores as a Table: id, latents, logvar, recon_mse; plus properties in physical units for a physics CVAE."
+    "The scores as a Table: id, latents, logvar, recon_mse (when computed); plus properties in physical units for a physics CVAE."
     g = zarr.open_group(str(out), mode='r')
     a = dict(g.attrs)
     if 'galnb_scores' not in a: raise GalnbInputError(f"{out}: not the output of score_store")
@@ -433,7 +446,8 @@ def read_scores(out, # output of `score_store`
     ident = a['galnb_scores']
     st = store if isinstance(store, SurveyStore) else SurveyStore(store or _moved(ident['store'], out))
     if len(st) != ident['n']: raise GalnbInputError(f"{st.path} has {len(st)} rows but these scores are of {ident['n']}")
-    t = Table({'id': st.meta(['id'])['id'], 'latents': g['latents'][:], 'logvar': g['logvar'][:], 'recon_mse': g['recon_mse'][:]})
+    t = Table({'id': st.meta(['id'])['id'], 'latents': g['latents'][:], 'logvar': g['logvar'][:]})
+    if ident.get('recon', True): t['recon_mse'] = g['recon_mse'][:]
     model = _load_any(_moved(ident['model'], out))
     if getattr(model, 'config', {}).get('props', {}).get('names'):
         from galnb.physics_cvae import _properties_table
@@ -473,30 +487,52 @@ def _bench_model(kind, blk, path, seed=0):
         props = dict(names=list(PROPS), mean=[0., 0.5, 10., 0.], std=[0.9, 0.2, 0.6, 0.8], periodic=dict(PERIODIC))
         save_physics_cvae(PhysicsCVAE(5, (32, 64, 128), 69, props=props, preprocessing=blk.config).eval(), path)
 
-def _cpu_seconds():
-    "User + system CPU time of this process so far, all its threads [s]."
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
 def _per_worker_peak(reports):
     "Largest peak memory [MB] any one process reported."
     peaks = {}
     for r in reports: peaks[r['pid']] = max(peaks.get(r['pid'], 0.), r['peak_rss_mb'])
     return max(peaks.values()) if peaks else float('nan')
 
+def _sleep_pid(seconds):
+    "Sleep, then return this process's id (to start every process of a pool before timing it)."
+    time.sleep(seconds); return os.getpid()
+
+def _pool_run(tasks, workers, model_path):
+    "The tasks on a plain process pool (spawned, model loaded up front): the parallel baseline without a scheduler; seconds."
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from galnb import scale as m                                    # the module's functions, picklable by name (also from a notebook)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=m._warm, initargs=(str(model_path),)) as pool:
+        list(pool.map(m._sleep_pid, [0.5]*workers))                # every process started and warm
+        t0 = time.time(); reports = list(pool.map(m._score_chunk_kw, tasks.values())); return time.time() - t0, reports
+
+def _score_chunk_kw(kw): return _score_chunk(**kw)
+
 def bench_dask(n=1_000_000, # rows (spectra or images) to encode
                kind='spectra', # 'spectra' or 'images'
                workers=2, # LocalCluster worker processes, one thread each
                rows_per_task=None, # rows per Dask task (default: the store's chunk, about 16 MB)
                folder=None, # where the stores go (default: a temporary folder, removed afterwards)
+               recon=False, # False: encode only (latents); True: also the reconstruction error (a decoder pass)
                seed=0, verbose=True):
-    "Throughput of `score_store` on a Dask LocalCluster vs the same work in one process; memory per worker; 20-billion estimate."
+    "Throughput of `score_store` on Dask LocalClusters vs one process and a plain process pool; memory per worker; 20-billion estimate."
     import tempfile, torch
     from galnb.spectral_vae import encode
     from galnb.physics_cvae import encode_images
     from galnb.benchmarks import _table, _fmt_time, _best_of
     tmp = Path(folder) if folder else Path(tempfile.mkdtemp(prefix='galnb-bench-dask-'))
     tmp.mkdir(parents=True, exist_ok=True)
+    W, rate, starts = int(workers), {}, {}
+    def dask_run(nw, store, out):
+        t0 = time.time()
+        with dask_client(f'local:{nw}') as client:
+            client.run(_warm, str(tmp/'model'))                         # imports and model load: part of starting the cluster
+            starts[nw] = time.time() - t0
+            t0 = time.time(); rep = score_store(store, tmp/'model', tmp/out, client=client, rows_per_task=rows_per_task, recon=recon, progress=False)
+            dt = time.time() - t0
+            small_rep = (score_store(small, tmp/'model', tmp/f'{out}_small', client=client, rows_per_task=rows_per_task, recon=recon, progress=False)
+                         if nw == W else None)
+        return dt, rep, small_rep
     try:
         t0 = time.time(); st, blk = _bench_store(kind, int(n), tmp/'big.zarr', seed=seed); t_write = time.time() - t0
         small, _ = _bench_store(kind, max(1, int(n)//10), tmp/'small.zarr', seed=seed)
@@ -506,40 +542,37 @@ def bench_dask(n=1_000_000, # rows (spectra or images) to encode
         try:
             enc = (lambda: encode(model, blk, bs=1024)) if kind == 'spectra' else (lambda: encode_images(model, blk, bs=256))
             enc(); t_mem, _ = _best_of(enc, 2)
-            t0, c0 = time.time(), _cpu_seconds()
-            score_store(st, tmp/'model', tmp/'one.zarr', rows_per_task=rows_per_task, progress=False)
-            t_one, cpu_one = time.time() - t0, _cpu_seconds() - c0
+            t0 = time.time(); score_store(st, tmp/'model', tmp/'one.zarr', rows_per_task=rows_per_task, recon=recon, progress=False); t_one = time.time() - t0
         finally: torch.set_num_threads(threads)
-        t0 = time.time()
-        with dask_client(f'local:{int(workers)}') as client:
-            client.run(_warm, str(tmp/'model'))                         # imports and model load: part of starting the cluster
-            t_start = time.time() - t0
-            c0, t0 = client.run(_cpu_seconds), time.time()
-            rep = score_store(st, tmp/'model', tmp/'dask.zarr', client=client, rows_per_task=rows_per_task, progress=False)
-            t_dask, c1 = time.time() - t0, client.run(_cpu_seconds)
-            cpu_dask = sum(c1[w] - c0.get(w, 0.) for w in c1)
-            rep_small = score_store(small, tmp/'model', tmp/'dask_small.zarr', client=client, rows_per_task=rows_per_task, progress=False)
-        same = bool(np.allclose(zarr.open_group(str(tmp/'one.zarr'))['latents'][:1000], zarr.open_group(str(tmp/'dask.zarr'))['latents'][:1000], atol=1e-5))
+        t_pool, _ = _pool_run(_score_tasks(st, tmp/'model', tmp/'pool.zarr', rows_per_task, recon=recon), W, tmp/'model')
+        t_d1, _, _ = dask_run(1, st, 'dask1.zarr')
+        t_dw, rep, rep_small = dask_run(W, st, 'dask.zarr')
+        same = bool(np.allclose(zarr.open_group(str(tmp/'one.zarr'))['latents'][:], zarr.open_group(str(tmp/'dask.zarr'))['latents'][:], atol=1e-5))
     finally:
         if not folder: shutil.rmtree(tmp, ignore_errors=True)
-    rate_one, rate_dask, rate_mem = n/t_one, n/t_dask, len(blk)/t_mem
-    r = dict(kind=kind, n=int(n), workers=int(workers), chunk=st.chunk, tasks=len(rep), write_s=t_write, cluster_start_s=t_start,
-             encoder_in_memory_per_s=rate_mem, one_process_per_s=rate_one, dask_per_s=rate_dask,
-             per_core_ratio=rate_dask/workers/rate_one, cpu_s_one=cpu_one, cpu_s_dask=cpu_dask,
-             per_cpu_second_ratio=(n/cpu_dask)/(n/cpu_one), peak_worker_mb=_per_worker_peak(rep), peak_worker_mb_small=_per_worker_peak(rep_small),
-             n_small=len(small), same_result=same, cpu_hours_20e9=20e9*cpu_dask/n/3600, paper_cpu_hours=1500.)
+    rate = dict(one=n/t_one, pool=n/t_pool, dask1=n/t_d1, dask=n/t_dw)
+    r = dict(kind=kind, n=int(n), workers=W, recon=bool(recon), chunk=st.chunk, tasks=len(rep), write_s=t_write, cluster_start_s=starts[W],
+             encoder_in_memory_per_s=len(blk)/t_mem, one_process_per_s=rate['one'], pool_per_s=rate['pool'],
+             dask1_per_s=rate['dask1'], dask_per_s=rate['dask'],
+             dask1_vs_one=rate['dask1']/rate['one'], dask_vs_pool=rate['dask']/rate['pool'],
+             per_core_ratio=rate['dask']/W/rate['one'], machine_parallel_efficiency=rate['pool']/W/rate['one'],
+             peak_worker_mb=_per_worker_peak(rep), peak_worker_mb_small=_per_worker_peak(rep_small), n_small=len(small), same_result=same,
+             cpu_hours_20e9_one_core=20e9/rate['dask1']/3600, cpu_hours_20e9=20e9/(rate['dask']/W)/3600, paper_cpu_hours=1500.)
     if verbose:
         what = f"{'spectra, 385 bins of 20 Å' if kind == 'spectra' else 'images, 3×69×69'}"
-        print(f"score_store over {n:,} {what}: {r['tasks']} tasks of {st.chunk:,} rows; store written in {_fmt_time(t_write)}; "
-              f"LocalCluster of {workers} × 1 thread started and loaded the model in {_fmt_time(t_start)}")
-        print(_table([['encoder alone, in memory (1 thread)', f'{rate_mem:,.0f}', ''],
-                      ['score_store, one process (1 thread)', f'{rate_one:,.0f}', _fmt_time(t_one)],
-                      [f'score_store on Dask ({workers} workers × 1 thread)', f'{rate_dask:,.0f}', _fmt_time(t_dask)]],
-                     ['encoding', 'rows/s', 'time']))
-        print(f"CPU time: one process {cpu_one:.1f} s ({cpu_one/t_one:.2f} cores busy: Zarr decodes in threads), Dask workers {cpu_dask:.1f} s")
-        print(f"Dask / one process, rows per core-second of wall time: {r['per_core_ratio']:.2f}×; rows per CPU-second: "
-              f"{r['per_cpu_second_ratio']:.2f}× (target ≥ 0.9×: {'met' if r['per_cpu_second_ratio'] >= 0.9 else 'NOT met'}); same latents: {same}")
+        print(f"score_store ({'latents and reconstruction error' if recon else 'latents only'}) over {n:,} {what}: {r['tasks']} tasks of {int(rows_per_task or st.chunk):,} rows; store written in {_fmt_time(t_write)}; "
+              f"a LocalCluster of {W} × 1 thread starts and loads the model in {_fmt_time(starts[W])}")
+        row = lambda name, cores, k, t: [name, cores, f"{rate[k]:,.0f}", f"{rate[k]/cores:,.0f}", f"{rate[k]/cores/rate['one']:.2f}×", _fmt_time(t)]
+        print(_table([['encoder alone, in memory', 1, f"{len(blk)/t_mem:,.0f}", f"{len(blk)/t_mem:,.0f}", '', ''],
+                      row('score_store, one process', 1, 'one', t_one),
+                      row('score_store on Dask, 1 worker', 1, 'dask1', t_d1),
+                      row('the same tasks on a plain process pool (no scheduler)', W, 'pool', t_pool),
+                      row(f'score_store on Dask, {W} workers', W, 'dask', t_dw)],
+                     ['encoding (1 torch thread per process)', 'cores', 'rows/s', 'per core', 'per core vs one process', 'time']))
+        print(f"the scheduler's cost: Dask with 1 worker / one process {r['dask1_vs_one']:.2f}×, Dask with {W} workers / the plain pool "
+              f"{r['dask_vs_pool']:.2f}× (target ≥ 0.9×: {'met' if min(r['dask1_vs_one'], r['dask_vs_pool']) >= 0.9 else 'NOT met'}); "
+              f"this machine's own parallel efficiency (pool of {W} per core / one process) {r['machine_parallel_efficiency']:.2f}; same latents: {same}")
         print(f"peak memory per worker: {r['peak_worker_mb']:,.0f} MB for {n:,} rows, {r['peak_worker_mb_small']:,.0f} MB for {len(small):,} rows")
-        print(f"20 billion galaxies at the Dask run's {n/cpu_dask:,.0f} rows per CPU-second: {r['cpu_hours_20e9']:,.0f} CPU-hours "
-              "(paper: ~1,500 CPU-hours)")
+        print(f"20 billion galaxies at {rate['dask1']:,.0f}–{rate['dask']/W:,.0f} rows/s per core (1 and {W} workers): "
+              f"{r['cpu_hours_20e9_one_core']:,.0f}–{r['cpu_hours_20e9']:,.0f} CPU-hours (paper: ~1,500 CPU-hours)")
     return r
