@@ -237,7 +237,7 @@ class _RowLog(Callback):
         self.trained = {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
 
 def _valid_loss(learn):
-    "Mean loss over the validation rows, computed directly (fastai's `validate` trips the trackers before a first fit)."
+    "Mean loss over the validation rows, computed directly on this rank with no callbacks (before DDP wraps anything)."
     model = learn.model.to(learn.dls.device).eval(); tot, cnt = 0., 0
     with torch.no_grad():
         for xb, *yb in learn.dls.valid:

@@ -446,7 +446,8 @@ def read_scores(out, # output of `score_store`
     ident = a['galnb_scores']
     st = store if isinstance(store, SurveyStore) else SurveyStore(store or _moved(ident['store'], out))
     if len(st) != ident['n']: raise GalnbInputError(f"{st.path} has {len(st)} rows but these scores are of {ident['n']}")
-    t = Table({'id': st.meta(['id'])['id'], 'latents': g['latents'][:], 'logvar': g['logvar'][:]})
+    ids = st.meta(['id'])['id'] if 'id' in st.meta_names else np.arange(len(st))    # row numbers for a set without ids
+    t = Table({'id': ids, 'latents': g['latents'][:], 'logvar': g['logvar'][:]})
     if ident.get('recon', True): t['recon_mse'] = g['recon_mse'][:]
     model = _load_any(_moved(ident['model'], out))
     if getattr(model, 'config', {}).get('props', {}).get('names'):
