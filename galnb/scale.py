@@ -342,21 +342,23 @@ def _load_any(model_path):
         _MODELS.clear(); _MODELS[key] = r[0] if isinstance(r, tuple) else r
     return _MODELS[key]
 
-def _score_rows(model, s, recon=True):
-    "latents, logvar and (with `recon`, else None) the reconstruction error of an in-memory set."
+def _score_rows(model, st, rows, recon=True):
+    "latents, logvar and (with `recon`, else None) the reconstruction error of rows `rows` (a slice) of store `st`."
     import torch
+    from types import SimpleNamespace
     from galnb.spectral_vae import SpectralVAE, check_grid
     from galnb.physics_cvae import _checked_images, _mu_logvar
-    with torch.inference_mode():
+    with torch.inference_mode():                                      # only the arrays the model needs are read
         if isinstance(model, SpectralVAE):
-            check_grid(model, s)
-            x = torch.from_numpy(np.ascontiguousarray(s.flux))
+            check_grid(model, SimpleNamespace(wave=st.wave))
+            x = torch.from_numpy(np.ascontiguousarray(st.group['flux'][rows], np.float32))
             mu, lv = model.encode(x)
             if not recon: return mu.numpy(), lv.numpy(), None
+            mask = st.group['mask'][rows]
             rec = model.decoder(mu)
-            mse = (((x - rec)**2).numpy()*s.mask).sum(1)/np.maximum(s.mask.sum(1), 1)
+            mse = (((x - rec)**2).numpy()*mask).sum(1)/np.maximum(mask.sum(1), 1)
             return mu.numpy(), lv.numpy(), mse.astype(np.float32)
-        x = _checked_images(model, s)
+        x = _checked_images(model, SimpleNamespace(images=st.group['images'][rows]))
         mu, lv = _mu_logvar(model, x, 256)
         if not recon: return mu, lv, None
         rec = model.decode(torch.from_numpy(mu)).float()
@@ -372,8 +374,7 @@ def _score_chunk(store, model_path, out, start, stop, name, threads=1, recon=Tru
     t0 = time.time()
     torch.set_num_threads(int(threads))
     model = _load_any(model_path)
-    s = SurveyStore(store)[start:stop]
-    mu, lv, mse = _score_rows(model, s, recon)
+    mu, lv, mse = _score_rows(model, SurveyStore(store), slice(start, stop), recon)
     g = zarr.open_group(str(out), mode='r+')
     g['latents'][start:stop], g['logvar'][start:stop] = mu, lv
     if recon: g['recon_mse'][start:stop] = mse
