@@ -311,8 +311,9 @@ def preprocess_to_store(files, # raw files: DJA spectra (kind='spectra') or Lega
     if path.exists() and not overwrite: raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     parts_dir = path.with_name(path.name + '.parts'); done_dir = parts_dir/'done'
     done_dir.mkdir(parents=True, exist_ok=True)
-    (parts_dir/'files.json').write_text(json.dumps(dict(kind=kind, files=files))) if not (parts_dir/'files.json').exists() else None
-    if json.loads((parts_dir/'files.json').read_text()) != dict(kind=kind, files=files):
+    listing = parts_dir/'files.json'                                  # what this run is made of, checked when resuming
+    if not listing.exists(): atomic_write(listing, lambda p: p.write_text(json.dumps(dict(kind=kind, files=files))))
+    if json.loads(listing.read_text()) != dict(kind=kind, files=files):
         raise GalnbInputError(f"{parts_dir} belongs to an interrupted run on other files; remove it or rerun with the same files")
     step = max(1, int(files_per_task))
     tasks = {f'part-{i//step:06d}': dict(kind=kind, files=files[i:i + step], z=None if z is None else z[i:i + step],
@@ -485,9 +486,9 @@ def _bench_model(kind, blk, path, seed=0):
         grid = dict(wave_first=float(blk.wave[0]), wave_last=float(blk.wave[-1]))
         save_spectral_vae(SpectralVAE(len(blk.wave), grid=grid).eval(), path, preprocessing=blk.config, overwrite=True)
     else:
-        from galnb.physics_cvae import PhysicsCVAE, save_physics_cvae, PROPS, PERIODIC
-        props = dict(names=list(PROPS), mean=[0., 0.5, 10., 0.], std=[0.9, 0.2, 0.6, 0.8], periodic=dict(PERIODIC))
-        save_physics_cvae(PhysicsCVAE(5, (32, 64, 128), 69, props=props, preprocessing=blk.config).eval(), path)
+        from galnb.physics_cvae import save_physics_cvae
+        from galnb.benchmarks import _paper_cvae                          # the same timing model as bench_image_inference
+        save_physics_cvae(_paper_cvae(seed), path, overwrite=True)
 
 def _per_worker_peak(reports):
     "Largest peak memory [MB] any one process reported."
