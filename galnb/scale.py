@@ -216,18 +216,30 @@ def dask_client(spec=None): # None, 'local:N', a scheduler address, or a dask.di
         import dask
         env = dict(dask.config.get('distributed.nanny.pre-spawn-environ'))
         env.pop('MALLOC_TRIM_THRESHOLD_', None)                       # see below: it slows torch down by a third
-        with warnings.catch_warnings(), dask.config.set({'distributed.nanny.pre-spawn-environ': env}):
-            warnings.simplefilter('ignore')                           # "port in use" notes from a busy machine
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host='127.0.0.1',
-                                   dashboard_address=None, silence_logs=40)
-        try:
-            with Client(cluster) as client: yield client
-        finally: cluster.close()
+        with _main_file_hidden_if_missing():                          # for the cluster's life: the nanny restarts workers
+            with warnings.catch_warnings(), dask.config.set({'distributed.nanny.pre-spawn-environ': env}):
+                warnings.simplefilter('ignore')                       # "port in use" notes from a busy machine
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host='127.0.0.1',
+                                       dashboard_address=None, silence_logs=40)
+            try:
+                with Client(cluster) as client: yield client
+            finally: cluster.close()
         return
     try: client = Client(spec, timeout='20s')
     except OSError as e: raise GalnbInputError(f"dask: cannot reach a scheduler at {spec!r} ({e})") from e
     try: yield client
     finally: client.close()
+
+# %% ../nbs/08_scale.ipynb #41db56ab
+@contextlib.contextmanager
+def _main_file_hidden_if_missing():
+    "Without `__main__.__file__` while inside, when it names no file (a script read from standard input: '<stdin>')."
+    main = sys.modules.get('__main__')
+    f = getattr(main, '__file__', None)
+    if f is None or getattr(main, '__spec__', None) is not None or os.path.isfile(f): yield; return
+    del main.__file__                                                 # now like `python -c`: spawn leaves __main__ alone
+    try: yield
+    finally: main.__file__ = f
 
 # %% ../nbs/08_scale.ipynb #0019
 def _peak_rss_mb():
@@ -337,8 +349,9 @@ def _load_any(model_path):
     p = Path(model_path)
     key = (str(p), p.with_suffix('.pth').stat().st_mtime_ns)
     if key not in _MODELS:
-        kind = json.loads(p.with_suffix('.json').read_text()).get('galnb_model')
-        loader = load_spectral_vae if kind == 'SpectralVAE' else load_physics_cvae
+        try: kind = json.loads(p.with_suffix('.json').read_text()).get('galnb_model')
+        except (OSError, ValueError, AttributeError): kind = None    # the loader says what is wrong with the file
+        loader = load_physics_cvae if kind == 'PhysicsCVAE' else load_spectral_vae
         r = loader(p)                                                 # (model, meta) or the model
         _MODELS.clear(); _MODELS[key] = r[0] if isinstance(r, tuple) else r
     return _MODELS[key]
@@ -426,7 +439,10 @@ def score_store(store, # a `SurveyStore` or its path
     model, out = Path(model), Path(out)
     tasks = _score_tasks(st, model, out, rows_per_task, threads, overwrite, recon)
     if client is not None: client.run(_warm, str(model))              # every worker loads the model once, up front
-    reports = _run_tasks(_score_chunk, tasks, out/'done', client, progress, 'score')
+    import torch
+    threads_before = torch.get_num_threads()                          # tasks set torch's threads: give the caller's back
+    try: reports = _run_tasks(_score_chunk, tasks, out/'done', client, progress, 'score')
+    finally: torch.set_num_threads(threads_before)
     missing = set(tasks) - _done(out/'done')
     if missing: raise RuntimeError(f"score_store: {len(missing)} chunk(s) have no result, e.g. {sorted(missing)[0]}; rerun to finish them")
     zarr.open_group(str(out), mode='r+').attrs['complete'] = True

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_spectral_vae.ipynb #0001
 from __future__ import annotations
-import json, math, os, tempfile, warnings
+import inspect, json, math, os, pickle, re, tempfile, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -340,21 +340,70 @@ def save_model(model:nn.Module, path, # base path: writes `path.pth` and `path.j
                kind:str, # model type recorded in the JSON (checked on loading)
                overwrite=False, **extra): # more JSON-able metadata to keep beside the weights
     "Save a galnb model as a plain `state_dict` plus a JSON file with its type, constructor arguments and `extra`."
-    path = Path(path)
-    meta = dict(galnb_model=kind, config=model.config, **extra)
-    atomic_write(path.with_suffix('.pth'), lambda p: torch.save(model.state_dict(), p), overwrite)
-    atomic_write(path.with_suffix('.json'), lambda p: p.write_text(json.dumps(meta, indent=1)), overwrite)
-    return path.with_suffix('.pth'), path.with_suffix('.json')
+    pth, js = Path(path).with_suffix('.pth'), Path(path).with_suffix('.json')
+    if not overwrite and (old := next((p for p in (pth, js) if p.exists()), None)):
+        raise FileExistsError(f"{old} already exists; galnb does not overwrite files unless asked (overwrite=True)")
+    try: text = json.dumps(dict(galnb_model=kind, config=model.config, **extra), indent=1)
+    except (TypeError, ValueError) as e: raise GalnbInputError(f"{js}: the model's description cannot be written as JSON ({e})") from e
+    atomic_write(pth, lambda p: torch.save(model.state_dict(), p), overwrite)
+    atomic_write(js, lambda p: p.write_text(text), overwrite)
+    return pth, js
 
+# %% ../nbs/01_spectral_vae.ipynb #702228c2
+def _few(names, n=3): return ', '.join(map(str, names[:n])) + (f' … ({len(names)} in all)' if len(names) > n else '')
+
+def _why(e):
+    "An exception as 'Type: first sentence of its message'."
+    msg = str(e).strip().split('\n')[0].split('. ')[0]
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+def _read_weights(pth:Path, map_location):
+    "The state_dict saved in `pth`, or a `GalnbInputError` saying why the file is not one."
+    if not pth.is_file(): raise GalnbInputError(f"{pth}: no such file (the weights that belong with {pth.with_suffix('.json').name})")
+    try: sd = torch.load(pth, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if g := re.search(r'GLOBAL ([\w.]+)', str(e)):                  # weights_only refused to import a class or function
+            raise GalnbInputError(f"{pth}: refused: not a plain tensor state_dict (it contains Python objects, e.g. {g[1]}; "
+                                  "galnb loads weights only)") from e
+        raise GalnbInputError(f"{pth}: not a PyTorch weights file (corrupt, truncated or another format)") from e
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError) as e:   # what torch's readers raise on a damaged file
+        raise GalnbInputError(f"{pth}: cannot read it as PyTorch weights, truncated or corrupt? ({_why(e)})") from e
+    if not isinstance(sd, dict): raise GalnbInputError(f"{pth}: not a state_dict (it holds a {type(sd).__name__}, not a dict of tensors)")
+    bad = [repr(k) for k, v in sd.items() if not (isinstance(k, str) and isinstance(v, torch.Tensor))]
+    if bad: raise GalnbInputError(f"{pth}: not a state_dict of named tensors (not a tensor: {_few(bad)})")
+    return sd
+
+# %% ../nbs/01_spectral_vae.ipynb #94f553cc
+def _state_dict_mismatch(saved:dict, model:nn.Module):
+    "How the `saved` weights differ from `model`'s, in a few words; '' when names and shapes match."
+    want = model.state_dict()
+    missing, extra = [k for k in want if k not in saved], [k for k in saved if k not in want]
+    shape = [f"{k} (saved {list(saved[k].shape)}, model {list(v.shape)})" for k, v in want.items() if k in saved and saved[k].shape != v.shape]
+    return '; '.join(f"{what} {_few(names)}" for what, names in
+                     (('missing keys', missing), ('unexpected keys', extra), ('shape mismatch for', shape)) if names)
+
+def _build(cls, meta:dict, js:Path):
+    "The model `meta['config']` describes, or a `GalnbInputError` naming the JSON file."
+    cfg = meta.get('config')
+    if not isinstance(cfg, dict): raise GalnbInputError(f"{js}: no 'config' (the model's constructor arguments)")
+    try: inspect.signature(cls).bind(**cfg)
+    except TypeError as e: raise GalnbInputError(f"{js}: its config does not fit {cls.__name__} ({e})") from e
+    try: return cls(**cfg)
+    except (TypeError, ValueError) as e: raise GalnbInputError(f"{js}: its config does not build a {cls.__name__} ({_why(e)})") from e
+
+# %% ../nbs/01_spectral_vae.ipynb #51b0f7d3
 def load_model(path, kind:str, cls, # base path, the expected type, and the model class to build
-               map_location='cpu'):
-    "Load a model saved by `save_model`: returns (model in eval mode, metadata dict)."
-    path = Path(path)
-    try: meta = json.loads(path.with_suffix('.json').read_text())
-    except (OSError, json.JSONDecodeError) as e: raise GalnbInputError(f"{path.with_suffix('.json')}: cannot read model description ({e})") from e
-    if meta.get('galnb_model') != kind: raise GalnbInputError(f"{path}: not a galnb {kind} (found {meta.get('galnb_model')!r})")
-    model = cls(**meta['config'])
-    model.load_state_dict(torch.load(path.with_suffix('.pth'), map_location=map_location, weights_only=True))
+               map_location='cpu'): # where the weights go, as for `torch.load`
+    "Load a model saved by `save_model`: returns (model in eval mode, metadata dict); a bad file raises `GalnbInputError`."
+    pth, js = Path(path).with_suffix('.pth'), Path(path).with_suffix('.json')
+    if not js.is_file(): raise GalnbInputError(f"{js}: no such file (a saved galnb model is a .pth file with a .json beside it)")
+    try: meta = json.loads(js.read_text())
+    except (OSError, ValueError) as e: raise GalnbInputError(f"{js}: cannot read model description ({e})") from e
+    found = meta.get('galnb_model') if isinstance(meta, dict) else type(meta).__name__
+    if found != kind: raise GalnbInputError(f"{path}: not a galnb {kind} (found {found!r})")
+    model, sd = _build(cls, meta, js), _read_weights(pth, map_location)
+    if bad := _state_dict_mismatch(sd, model): raise GalnbInputError(f"{pth} does not match {js.name}: {bad}")
+    model.load_state_dict(sd)
     return model.eval(), meta
 
 def save_spectral_vae(model:SpectralVAE, path, # base path: writes `path.pth` and `path.json`
