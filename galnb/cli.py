@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb #c03dac36
 from __future__ import annotations
-import argparse, html, io, json, os, shutil, sys, time, warnings
+import argparse, base64, html, io, json, os, platform, re, shutil, sys, time, warnings
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 import numpy as np
@@ -14,9 +14,10 @@ from . import __version__
 from .preprocess import GalnbInputError
 
 # %% auto #0
-__all__ = ['RUN_MARKER', 'PAPER_SPECTRA', 'DEMO_SETTINGS', 'DEMO_MINIMA', 'MOCK_CAVEATS', 'run_marker', 'check_replaceable',
-           'RunLock', 'RunDir', 'Report', 'spectra_arm', 'images_arm', 'demo', 'check_settings', 'input_files',
-           'match_rows', 'numeric_column', 'spectra_command', 'images_command', 'bench', 'main', 'console']
+__all__ = ['RUN_MARKER', 'REPORT_CSS', 'PAPERS', 'PAPER_SPECTRA', 'PROPERTY_LABELS', 'DEMO_SETTINGS', 'DEMO_MINIMA',
+           'MOCK_CAVEATS', 'run_marker', 'check_replaceable', 'RunLock', 'RunDir', 'Report', 'spectra_arm',
+           'images_arm', 'describe_run', 'stage_times', 'demo', 'check_settings', 'input_files', 'match_rows',
+           'numeric_column', 'spectra_command', 'images_command', 'bench', 'main', 'console']
 
 # %% ../nbs/07_cli.ipynb #5ecb3cb6
 RUN_MARKER = '.galnb-run.json'   # in every run folder galnb writes: what made it and which files are its own
@@ -177,17 +178,26 @@ def _write_metrics(path, metrics):
     "metrics.json: strict JSON (no NaN), readable by any JSON parser."
     Path(path).write_text(json.dumps(_json_ready(metrics), indent=1, allow_nan=False))
 
+REPORT_CSS = ("body{font-family:system-ui,sans-serif;max-width:60em;margin:auto;padding:0 1em;line-height:1.45}"
+              ".table{overflow-x:auto;margin:1em 0}table{border-collapse:collapse;font-size:90%}"
+              "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.caption{font-style:italic;margin-bottom:.3em}"
+              "img{max-width:100%;height:auto}figure{margin:1em 0}figcaption{font-size:90%;color:#444}"
+              ".note{font-size:90%;color:#333;margin-top:-.5em}table.info th{background:#f4f4f4;font-weight:normal}")
+PAPERS = dict(spectra='Saxena (2025), arXiv:2511.05439', images='Gagliano & Villar (2023), arXiv:2312.16687')
+_ARXIV = re.compile(r'arXiv:(\d{4}\.\d{4,5})')
+
 class Report:
     "Headings, paragraphs, tables and figures, written as report.md and report.html."
-    def __init__(self, title): self.title, self.blocks = title, []
+    def __init__(self, title): self.title, self.blocks, self.info = title, [], {}
     def h(self, text): self.blocks.append(('h', str(text)))
     def p(self, text): self.blocks.append(('p', str(text)))
-    def table(self, t:Table, caption=''): self.blocks.append(('table', (t, caption)))
+    def table(self, t:Table, caption='', note=''): # note: a plain sentence under the table saying what its numbers mean
+        self.blocks.append(('table', (t, caption))); note and self.blocks.append(('note', str(note)))
     def figure(self, fig, path, caption=''):
         "Save a matplotlib figure to `path` (PNG) and reference it."
         import matplotlib.pyplot as plt
         fig.savefig(path, dpi=110, bbox_inches='tight'); plt.close(fig)
-        self.blocks.append(('fig', (Path(path).name, caption)))
+        self.blocks.append(('fig', (Path(path), caption)))
 
     @staticmethod
     def _cells(t):
@@ -197,32 +207,38 @@ class Report:
             return str(v)
         return [[fmt(r[c], c) for c in t.colnames] for r in t]
 
+    def _info_table(self): return Table({'': list(self.info), 'value': [str(v) for v in self.info.values()]})
+
     def markdown(self):
         out = [f'# {self.title}', '']
+        if self.info: out += ['| what was run | |', '|---|---|'] + [f'| {k} | {v} |' for k, v in self.info.items()] + ['']
         for kind, b in self.blocks:
             if kind == 'h': out += [f'## {b}', '']
-            elif kind == 'p': out += [b, '']
+            elif kind in ('p', 'note'): out += [b, '']
             elif kind == 'table':
                 t, cap = b
                 if cap: out += [f'*{cap}*', '']
                 out += ['| ' + ' | '.join(t.colnames) + ' |', '|' + '---|'*len(t.colnames)]
                 out += ['| ' + ' | '.join(r) + ' |' for r in self._cells(t)] + ['']
-            else: out += [f'![{b[1]}]({b[0]})', '', f'*{b[1]}*', '']
+            else: out += [f'![{b[1]}]({b[0].name})', '', f'*{b[1]}*', '']
         return '\n'.join(out)
 
     def html(self):
+        "One self-contained page: styles inline, figures embedded as PNG data, tables scrolling inside their box on a phone."
         e = html.escape
-        out = [f'<!doctype html><html><head><meta charset="utf-8"><title>{e(self.title)}</title><style>body{{font-family:sans-serif;'
-               'max-width:60em;margin:auto}}table{{border-collapse:collapse;font-size:90%}}td,th{{border:1px solid #ccc;padding:2px 6px}}'
-               'img{{max-width:100%}}</style></head><body>', f'<h1>{e(self.title)}</h1>']
+        out = [f'<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+               f'<title>{e(self.title)}</title><style>{REPORT_CSS}</style></head><body>', f'<h1>{e(self.title)}</h1>']
+        if self.info: out.append('<div class="table"><table class="info">' + ''.join(f'<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>' for k, v in self.info.items()) + '</table></div>')
         for kind, b in self.blocks:
             if kind == 'h': out.append(f'<h2>{e(b)}</h2>')
-            elif kind == 'p': out.append(f'<p>{e(b)}</p>')
+            elif kind in ('p', 'note'): out.append(f'<p class="{kind}">' + _ARXIV.sub(r'<a href="https://arxiv.org/abs/\1">arXiv:\1</a>', e(b)) + '</p>')
             elif kind == 'table':
                 t, cap = b
-                out.append('<table>' + (f'<caption>{e(cap)}</caption>' if cap else '') + '<tr>' + ''.join(f'<th>{e(c)}</th>' for c in t.colnames) + '</tr>'
-                           + ''.join('<tr>' + ''.join(f'<td>{e(c)}</td>' for c in r) + '</tr>' for r in self._cells(t)) + '</table>')
-            else: out.append(f'<figure><img src="{e(b[0])}" alt="{e(b[1])}"><figcaption>{e(b[1])}</figcaption></figure>')
+                out.append((f'<p class="caption">{e(cap)}</p>' if cap else '') + '<div class="table"><table><tr>' + ''.join(f'<th>{e(c)}</th>' for c in t.colnames) + '</tr>'
+                           + ''.join('<tr>' + ''.join(f'<td>{e(c)}</td>' for c in r) + '</tr>' for r in self._cells(t)) + '</table></div>')
+            else:
+                data = base64.b64encode(Path(b[0]).read_bytes()).decode()
+                out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{e(b[1])}"><figcaption>{e(b[1])}</figcaption></figure>')
         return '\n'.join(out + ['</body></html>'])
 
     def write(self, folder):
@@ -246,6 +262,7 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
                 ks=range(5, 16), # mixture sizes tried (the paper: 5–15)
                 seed=0, model=None, # a trained `SpectralVAE` to use instead of training one
                 population=None, # (N,) true population per spectrum, when known (mock): ARI and recall/purity
+                classes=None, # (N,) all true classes of each spectrum, comma-separated (mock), for the purity over classes
                 latents_fn=None, # callable(model) → (N, k) latents of `sset`, e.g. through Dask (default: `encode` in this process)
                 bar=True, log=print):
     "Spectral VAE → latents → UMAP → GMM by silhouette → labelled clusters; writes files and report sections, returns metrics."
@@ -288,31 +305,51 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
              cluster_labels={str(c): name.get(c, 'unlabelled') for c in np.unique(sel.labels)})
     log(f"[spectra] UMAP + GMM (k {min(ks)}–{max(ks)}, {gmm_trials} restarts each): k = {sel.k}, silhouette {sel.silhouette:.2f} "
         f"(paper: {PAPER_SPECTRA['k']}, {PAPER_SPECTRA['silhouette']}) ({m['cluster_seconds']:.0f} s)")
+    at_k = np.asarray(sel.scores['silhouette'])[np.asarray(sel.scores['k']) == sel.k]
+    m['silhouette_median_at_k'] = float(np.nanmedian(at_k))
     report.h('Spectra: VAE, UMAP and Gaussian mixtures')
-    report.table(Table({'quantity': ['spectra', 'held-out MSE median', 'held-out MSE std', 'MSE / noise floor (median)', 'clusters k', 'silhouette'],
-                        'galnb': [str(len(sset)), f"{m['mse_median']:.4f}", f"{m['mse_std']:.4f}", f"{m['mse_over_noise_floor']:.2f}", str(sel.k), f"{sel.silhouette:.3f}"],
-                        'paper (DJA)': ['2743', '0.122', '0.124', '', '12', '0.44']}), 'Spectral VAE and clustering beside Saxena (2025)')
+    report.table(Table({'quantity': ['spectra', 'held-out MSE median', 'held-out MSE std', 'MSE / noise floor (median)', 'clusters k',
+                                     'silhouette (chosen restart)', f'silhouette (median of the {len(at_k)} restarts at k)'],
+                        'galnb': [str(len(sset)), f"{m['mse_median']:.4f}", f"{m['mse_std']:.4f}", f"{m['mse_over_noise_floor']:.2f}", str(sel.k),
+                                  f"{sel.silhouette:.3f}", f"{m['silhouette_median_at_k']:.3f}"],
+                        'paper (DJA)': ['2743', '0.122', '0.124', '', '12', '0.44', '']}), f"Spectral VAE and clustering beside {PAPERS['spectra']}",
+                 note="The MSE is the mean squared difference between a spectrum's arcsinh-stretched flux and its reconstruction over its "
+                      "valid pixels, on spectra the VAE was not trained on (median over them). It depends on the spectra's noise, so galnb's "
+                      "number and the paper's (real DJA spectra) are comparable only when the data are alike; the ratio to the noise floor "
+                      "(1: reconstructed as well as the noise allows) is the fairer measure. The paper quotes the silhouette of its best "
+                      "restart, as galnb's first silhouette row does; the median over restarts shows how typical that restart is.")
     fig, axs = plt.subplots(1, 2, figsize=(10, 4))
     sc = axs[0].scatter(*emb.T, c=sel.labels, s=3, cmap='tab20'); axs[0].set(title='clusters', xticks=[], yticks=[])
     sc = axs[1].scatter(*emb.T, c=np.asarray(sset.meta['z'], float), s=3, cmap='viridis'); plt.colorbar(sc, ax=axs[1], label='z')
     axs[1].set(title='redshift', xticks=[], yticks=[])
     report.figure(fig, out/'fig_umap.png', 'UMAP of the 16-d latents, coloured by cluster and by redshift (the paper\'s Fig. 2)')
-    ax = sel.plot(); report.figure(ax.figure, out/'fig_silhouette.png', 'Silhouette against k over the restarts; star: the chosen mixture')
+    ax = sel.plot(); report.figure(ax.figure, out/'fig_silhouette.png', f'Silhouette against the number of components k, over the {gmm_trials} '
+                                    'restarts at each k: median (line) and 16–84 % range (band), best restart (triangles), the chosen mixture '
+                                    f"(star), and the paper's best silhouette, {PAPER_SPECTRA['silhouette']} (dotted line)")
     report.figure(plot_composites(composites(sset, sel.labels), lt), out/'fig_composites.png',
                   'Median composite per cluster (16–84 % band) with the proposed label')
     show = Table({'cluster': lt['cluster'], 'n': lt['n'], 'label': lt['label']})
-    report.table(show, 'Clusters and the labels proposed from their composites (evidence in cluster_labels.ecsv)')
+    report.table(show, 'Clusters and the labels proposed from their composites (evidence in cluster_labels.ecsv)',
+                 note='A label is a hypothesis drawn from the composite spectrum (line ratios, breaks, continuum slope), for an astronomer '
+                      'to check against the members; "unlabelled" means no rule fired.')
     if population is not None:
         pop = np.asarray(population).astype(str)
         m['ari_vs_truth'] = float(adjusted_rand_score(pop, sel.labels))
-        rec = population_recovery(names, pop)
+        rec = population_recovery(names, pop, classes=classes)
+        if classes is None: rec.remove_column('purity_classes')
         m['population_recovery'] = {str(r['label']): dict(recall=float(r['recall']), purity=float(r['purity'])) for r in rec}
         report.p(f"Adjusted Rand index between the clusters and the true mock populations: {m['ari_vs_truth']:.2f}.")
-        report.table(rec, 'Per population: recall and purity of the cluster(s) labelled as it (mock truth)')
+        report.table(rec, 'Per population: recall and purity of the cluster(s) labelled as it (mock truth)',
+                     note='Recall: the share of a true population that lands in the cluster(s) labelled as it. Purity: the share of those '
+                          'clusters\' members that truly belong to it' + ('; purity_classes counts a member as right when the population is any of '
+                          'its true classes (a spectrum can be young and an EELG at once)' if classes is not None else '') + '. A population no '
+                          'cluster is labelled as has recall 0: the clustering did not find it.')
         log(f"[spectra] adjusted Rand index vs the true populations: {m['ari_vs_truth']:.2f}")
     return m
 
 # %% ../nbs/07_cli.ipynb #0011
+PROPERTY_LABELS = {'redshift': 'z', 'log_mass': 'log M★ [M☉]', 'log_sfr': 'log SFR [M☉/yr]'}   # axis labels with units
+
 def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run folder
                report:Report,
                epochs=15, # one-cycle epochs of each CVAE (ignored with `model`)
@@ -357,14 +394,20 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
                 'galnb physics CVAE (own-latent regression)': rp['own_latent']}
         rows['galnb vanilla CVAE + linear regression'] = latent_r2(vmodel, iset, train_idx, scored)['all_latents']
         tab = r2_table(rows); m['r2'] = {r['model']: {n: float(r[n]) for n in scored} for r in tab}
-        report.table(tab, f"R² of the latents against {', '.join(scored)} on held-out galaxies, beside the paper's Table 1")
+        report.table(tab, f"R² of the latents against {', '.join(scored)} on held-out galaxies, beside {PAPERS['images']}, Table 1",
+                     note="R² = 1 − Σ(true − latent)² / Σ(true − mean)² on galaxies not trained on: 1 is perfect, 0 no better than the mean. "
+                          "'identity' reads each constrained latent as the property itself; 'own-latent regression' fits a line from it; the "
+                          "vanilla row regresses the property on all five vanilla latents. The paper's values are for real DECaLS galaxies and "
+                          "catalogue properties.")
         log('[images] R² (held out): ' + ', '.join(f"{n} {rp['identity'][n]:.2f}" for n in scored) + f" (paper: {', '.join(f'{n} {PAPER_R2[n]}' for n in scored if n in PAPER_R2)})")
         held = iset.select(np.setdiff1d(np.arange(len(iset)), train_idx))
         hp = predict_properties(model, held)
         fig, axs = plt.subplots(1, len(scored), figsize=(3.2*len(scored), 3))
         for ax, n in zip(np.atleast_1d(axs), scored):
             tv = np.asarray(held.meta[n], float); ax.scatter(tv, hp[n], s=3, alpha=0.5)
-            ax.plot([tv.min(), tv.max()], [tv.min(), tv.max()], 'k', lw=0.6); ax.set(xlabel=f'true {n}', ylabel='latent (physical units)')
+            ax.plot([tv.min(), tv.max()], [tv.min(), tv.max()], 'k', lw=0.6)
+            ax.set(xlabel=f'catalogue {PROPERTY_LABELS.get(n, n)}', ylabel=f'latent, read as {PROPERTY_LABELS.get(n, n)}')
+            ax.text(0.04, 0.92, f"R² = {rp['identity'][n]:.2f}", transform=ax.transAxes, fontsize=8)
         plt.tight_layout(); report.figure(fig, folder/'fig_latents.png', 'Physical latents against the catalogue values, held-out galaxies (the paper\'s Fig. 1)')
     if zp is None: zp = encode_images(model, iset)
     if label_column and vmodel is not None:
@@ -372,17 +415,25 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
         rec_p, rec_v = svm_recovery(zp, lab, seed=seed), svm_recovery(encode_images(vmodel, iset), lab, seed=seed)
         rt = recovery_table(physics=rec_p, vanilla=rec_v)
         m['svm_recovery'] = {f"{r['latents']}/{r['class']}": dict(recovered=float(r['recovered']), contamination=float(r['contamination'])) for r in rt}
-        report.table(rt, 'RBF SVM + SMOTE over 5 stratified 80/20 splits: recovered fraction and contamination per class, beside the paper')
+        words = '; '.join(f"{r['class']}: {r['recovered']:.0%} recovered at {r['contamination']:.1%} contamination, purity {r['purity']:.2f}, "
+                          f"{r['n_test']} in each test split (one galaxy moves the recovered fraction by {1/max(r['n_test'], 1):.0%})" for r in rec_p.table)
+        report.table(rt, 'RBF SVM + SMOTE over 5 stratified 80/20 splits: recovered fraction and contamination per class, beside the paper',
+                     note="Recovered fraction: the share of a class's test members the SVM assigns to that class. Contamination: the share "
+                          "of normal test galaxies it wrongly assigns to the class. Purity: the share of its picks for the class that truly "
+                          "belong to it, which falls when the class is rare. Means over the 5 splits (± their standard deviation). "
+                          f"With the physics latents — {words}.")
         for r in rec_p.table: log(f"[images] SVM (physics latents): {r['class']} recovered {r['recovered']:.2f} ± {r['recovered_std']:.2f} at contamination {r['contamination']:.3f}")
     recon, dens = image_recon_error(model, iset) if recon is None else recon, density_score(zp[:, :len(model.config['props']['names'])])
     ranked = rank_anomalies(recon=recon, density=dens)
     top = np.asarray(ranked['index'][:n_candidates])
     ex = explain(props, top, recon=recon)
-    at = Table({'rank': np.arange(1, len(top) + 1), 'row': top})
+    at = Table({'rank': np.arange(1, len(top) + 1)})
     if 'id' in iset.meta.colnames: at['id'] = np.asarray(iset.meta['id'])[top]
+    else: at['row'] = top
     at['recon_error'], at['isolation'], at['combined'] = recon[top], dens[top], np.asarray(ranked['combined'][:n_candidates])
     for c in ex.colnames[1:]: at[c] = ex[c]
-    if label_column: at['label'] = np.asarray(iset.meta[label_column]).astype(str)[top]
+    known = f'{label_column} (known)'
+    if label_column: at[known] = np.asarray(iset.meta[label_column]).astype(str)[top]
     at.write(folder/'anomalies.ecsv')
     m['n_candidates'] = len(at)
     if label_column:
@@ -391,8 +442,13 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
     report.h('Anomaly candidates (unsupervised)')
     report.p('Ranked by the mean percentile of reconstruction error and isolation in the physical latents (mean distance to '
              'the 10 nearest neighbours). A high reconstruction error with ordinary properties often means an image artefact.')
-    cols_ = ['rank', 'row'] + (['id'] if 'id' in at.colnames else []) + ['explanation'] + (['label'] if label_column else [])
-    report.table(at[:15][cols_], f'The 15 most unusual galaxies of {len(iset)} (all {len(at)} in anomalies.ecsv)')
+    cols_ = ['rank', 'id' if 'id' in at.colnames else 'row', 'explanation'] + ([known] if label_column else [])
+    prec = m.get('unsupervised_precision_at_k', {})
+    base = float((np.asarray(iset.meta[label_column]).astype(str) != 'normal').mean()) if label_column else None
+    report.table(at[:15][cols_], f'The 15 most unusual galaxies of {len(iset)} (all {len(at)} in anomalies.ecsv)',
+                 note=(f"The column {known!r} is the class the input table gives (on the mock, the truth); the ranking did not see it. " if label_column else '') +
+                      ("Precision@k, the share of known anomalies among the k most unusual: " + ', '.join(f"{float(v):.2f} at k = {k}" for k, v in prec.items()) +
+                       f", against {base:.3f} for a random ranking." if prec else ''))
     log(f"[images] anomaly candidates: top {len(at)} written" + (f"; precision@10 of the unsupervised ranking {m['unsupervised_precision_at_k'].get('10', float('nan')):.2f}" if label_column else ''))
     m['seconds'] = round(time.time() - t0, 1)
     return m
@@ -414,20 +470,33 @@ MOCK_CAVEATS = [
     'more varied, and real images have artefacts (satellite trails, ghosts, saturated stars) that the mock does not.',
     'Properties are known exactly in the mock; catalogue masses and SFRs are simulated with per-galaxy errors.']
 
+def describe_run(report:Report, command, seed, **settings):
+    "Fill the report's 'what was run' table: command, galnb version, date, seed, settings and machine."
+    import torch
+    dev = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ''
+    report.info.update({'command': command or '(called from Python)', 'galnb': __version__,
+                        'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), 'seed': seed,
+                        'settings': ', '.join(f'{k}={v}' for k, v in settings.items()) or 'defaults',
+                        'machine': f"Python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPU cores{dev}"})
+
+def stage_times(report:Report, **seconds): # stage name → seconds
+    "Add the time of each stage to the report's 'what was run' table."
+    report.info['time per stage'] = ', '.join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in seconds.items() if v is not None)
+
 def _example_spectra(sset, population, per=1):
     "A figure: one preprocessed spectrum (linear f_λ, normalised at 1500 Å) of each population, offset for clarity."
     import matplotlib.pyplot as plt
-    from galnb.clustering import _linear_flam
+    from galnb.clustering import linear_flam
     pop = np.asarray(population).astype(str)
     names = list(dict.fromkeys(np.sort(pop)))
     first = [np.flatnonzero(pop == n)[0] for n in names]
-    flam = np.where(sset.mask[first], _linear_flam(sset.select(first)), np.nan)
+    flam = np.where(sset.mask[first], linear_flam(sset.select(first)), np.nan)
     fig, ax = plt.subplots(figsize=(9, 0.55*len(names) + 1.5))
     for j, (n, i) in enumerate(zip(names, first)):
         f = flam[j]
         ax.plot(sset.wave, f/np.nanpercentile(np.abs(f), 99) + 1.2*j, lw=0.6)
         ax.text(sset.wave[-1] + 100, 1.2*j, f"{n} (z = {sset.meta['z'][i]:.1f})", fontsize=7, va='center')
-    ax.set(xlabel='rest wavelength [Å]', ylabel='f_λ (scaled, offset)', yticks=[])
+    ax.set(xlabel='rest wavelength [Å]', ylabel='$f_\\lambda$ / $f_\\lambda$(1500 Å), scaled and offset', yticks=[])
     return fig
 
 def _example_cutouts(raw, population, n=6):
@@ -455,30 +524,32 @@ def demo(out='runs/demo', mode='quick', seed=0, overwrite=False, bar=True, log=p
     if bad: raise GalnbInputError(f"demo: unknown setting(s) {bad}; known: {list(DEMO_SETTINGS[mode])}")
     cfg = {**DEMO_SETTINGS[mode], **overrides}
     check_settings(seed, **{k: (v, DEMO_MINIMA.get(k, 1)) for k, v in cfg.items() if k != 'channels'})
-    with RunDir(out, overwrite, command=command) as run: return _demo(run, mode, cfg, seed, bar, log)
+    with RunDir(out, overwrite, command=command) as run: return _demo(run, mode, cfg, seed, bar, log, command)
 
-def _demo(run, mode, cfg, seed, bar, log):
+def _demo(run, mode, cfg, seed, bar, log, command=None):
     "The demo's work inside its run folder."
     import galnb
     from galnb.mocks import mock_spectra, mock_images
     from galnb.preprocess import preprocess_spectra, preprocess_images
     t_start = time.time()
     rep = Report(f'galnb demo ({mode}) on the mock survey')
-    rep.p(f"galnb {galnb.__version__}, seed {seed}, settings: " + ', '.join(f'{k}={v}' for k, v in cfg.items()) + '.')
+    describe_run(rep, command, seed, mode=mode, **cfg)
+    rep.p(f"The embedded mock survey, whose truth is known, through both arms of galnb: spectra after {PAPERS['spectra']}; "
+          f"images after {PAPERS['images']}. Where the mock differs from real data is said at the end.")
     metrics = dict(galnb=galnb.__version__, mode=mode, seed=seed, settings={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()})
     t0 = time.time()
     specs, truth = mock_spectra(cfg['n_spectra'], seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         sset = preprocess_spectra(specs, z=truth['z'])
-    pop_of = dict(zip(truth['id'], truth['population']))
+    pop_of, classes_of = dict(zip(truth['id'], truth['population'])), dict(zip(truth['id'], truth['classes']))
     log(f"[spectra] mock survey: {len(specs)} PRISM spectra → {len(sset)} preprocessed, {len(sset.rejected)} rejected ({time.time() - t0:.1f} s)")
     metrics['spectra'] = dict(n_mock=len(specs), n_rejected=len(sset.rejected))
     rep.h('The mock survey')
     rep.figure(_example_spectra(sset, [pop_of[i] for i in sset.meta['id']]), run/'fig_mock_spectra.png',
                'Example mock PRISM spectra after preprocessing (rest frame, normalised at 1500 Å), one per population')
     metrics['spectra'].update(spectra_arm(sset, run, rep, cfg['epochs'], cfg['gmm_trials'], seed=seed, bar=bar, log=log,
-                                          population=[pop_of[i] for i in sset.meta['id']]))
+                                          population=[pop_of[i] for i in sset.meta['id']], classes=[classes_of[i] for i in sset.meta['id']]))
     t0 = time.time()
     raw, itruth = mock_images(cfg['n_images'], seed=seed, n_red_spirals=cfg['n_red_spirals'], n_green_peas=cfg['n_green_peas'])
     itruth.rename_column('orientation', 'orientation_true')            # train on the orientation photutils measures
@@ -496,7 +567,9 @@ def _demo(run, mode, cfg, seed, bar, log):
     rep.h('Where the mock differs from real data')
     for c in MOCK_CAVEATS: rep.p('• ' + c)
     metrics['seconds'] = round(time.time() - t_start, 1)
-    rep.p(f"Total run time {metrics['seconds']:.0f} s.")
+    sm, im = metrics['spectra'], metrics['images']
+    stage_times(rep, spectral_VAE=sm.get('vae_seconds'), clustering=sm.get('cluster_seconds'), image_CVAEs=im.get('train_seconds'),
+                total=metrics['seconds'])
     rep.write(run.tmp); _write_metrics(run/'metrics.json', metrics)
     folder = run.commit()
     log(f"\nWrote {folder}/: report.md, report.html, metrics.json, clusters.ecsv, cluster_labels.ecsv, properties.ecsv, anomalies.ecsv, "
@@ -634,12 +707,14 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
             latents_fn = dask_latents
         if not len(sset): raise _all_rejected(sset, len(files))
         log(f"[spectra] {len(files)} files → {len(sset)} preprocessed, {len(sset.rejected)} rejected" + (f" (Dask: {dask})" if client else ''))
-        rep = Report('galnb spectra'); rep.p(f"{len(files)} DJA spectra from the command line; redshifts from {z_table}." +
+        rep = Report('galnb spectra'); describe_run(rep, command, seed, epochs=epochs if model is None else f'none (model {model})', gmm_trials=gmm_trials)
+        rep.p(f"{len(files)} DJA spectra from the command line; redshifts from {z_table}; the method after {PAPERS['spectra']}." +
                                              (f" Preprocessed and encoded on Dask ({dask}); the preprocessed set is spectra.zarr." if client else ''))
         if len(sset.rejected):
             rep.table(Table(sset.rejected, copy=True), 'Spectra that could not be preprocessed, and why')
         m = dict(n_files=len(files), n_rejected=len(sset.rejected), dask=dask)
         m.update(spectra_arm(sset, run, rep, epochs, gmm_trials, seed=seed, model=mdl, latents_fn=latents_fn, bar=bar, log=log))
+        stage_times(rep, spectral_VAE=m.get('vae_seconds'), clustering=m.get('cluster_seconds'))
         rep.write(run.tmp); _write_metrics(run/'metrics.json', m)
         log(f"Wrote {run.commit()}/")
     return m
@@ -693,12 +768,15 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
             scores_fn = dask_scores
         log(f"[images] {len(iset)} cutouts → 3×{iset.images.shape[-1]}×{iset.images.shape[-1]}; orientation measured for {ok.sum()}"
             + (f" (Dask: {dask})" if client else ''))
-        rep = Report('galnb images'); rep.p(f"{len(iset)} Legacy Survey cutouts; properties from {props}; {int((~ok).sum())} without a measurable "
+        rep = Report('galnb images'); describe_run(rep, command, seed, epochs=epochs if model is None else f'none (model {model})',
+                                                   channels=','.join(map(str, channels)), orientation=orientation)
+        rep.p(f"{len(iset)} Legacy Survey cutouts; properties from {props}; the method after {PAPERS['images']}; {int((~ok).sum())} without a measurable "
                                             "orientation (no source found) left out." +
                                             (f" Preprocessed and scored on Dask ({dask}); the preprocessed set is images.zarr." if client else ''))
         m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()), dask=dask)
         m.update(images_arm(iset.select(ok), run, rep, epochs, channels, sigma=sigma, label_column=label_column, seed=seed,
                             model=mdl, scores_fn=scores_fn, bar=bar, log=log, orientation=orientation))
+        stage_times(rep, image_CVAEs=m.get('train_seconds'), total=m.get('seconds'))
         rep.write(run.tmp); _write_metrics(run/'metrics.json', m)
         log(f"Wrote {run.commit()}/")
     return m
