@@ -19,7 +19,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from .preprocess import GalnbInputError, ImageSet
-from .physics_cvae import PhysicsCVAE, PROPS, PERIODIC, _checked_images
+from .physics_cvae import PhysicsCVAE, PROPS, PERIODIC, checked_images
 
 # %% auto #0
 __all__ = ['PAPER_RECOVERY', 'ARTEFACTS', 'Recovery', 'svm_recovery', 'recovery_table', 'decision_boundaries',
@@ -199,7 +199,7 @@ def nearest_candidates(latents, # (N, k) latents
 # %% ../nbs/04_anomalies.ipynb #0031
 def image_recon_error(model:PhysicsCVAE, iset:ImageSet, bs=128, device=None):
     "Per-image mean squared reconstruction error (decoded from μ), in the normalised-image units."
-    x = _checked_images(model, iset)
+    x = checked_images(model, iset)
     model.eval(); out = []
     device = device or next(model.parameters()).device
     with torch.inference_mode():
@@ -231,6 +231,7 @@ def density_score(latents, # (N, k) latents
         return out
     raise GalnbInputError(f"density_score: method must be 'knn' or 'gmm', not {method!r}")
 
+# %% ../nbs/04_anomalies.ipynb #a8aa7613
 def rank_anomalies(weights=None, # {score name: weight} (default: equal)
                    **scores): # name=array of N scores, higher = more anomalous
     "Table of every galaxy ranked by the weighted mean of its score percentiles (most anomalous first)."

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['machine_info', 'bench_paper_tables', 'bench_rebin', 'bench_images', 'bench_image_inference', 'bench_image_training',
-           'bench_training', 'bench_encode', 'bench_cluster', 'bench_scaling']
+           'bench_training', 'bench_encode', 'bench_cluster', 'bench_scaling', 'bench_dask']
 
 # %% ../nbs/05_benchmarks.ipynb #0001
 import os, platform, sys, time, warnings
@@ -95,6 +95,7 @@ def _spectra_tables(n_spectra, epochs, gmm_trials, seed):
                  'galnb (mock)': [f'{len(sset)}', f'{np.median(mse):.4f}', f'{mse.std():.4f}'], 'paper (DJA)': ['2743', '0.122', '0.124']})
     return dict(reconstruction=rec, clustering=cl, recovery=recovery)
 
+# %% ../nbs/05_benchmarks.ipynb #ff58cb38
 def _images_tables(n_images, epochs, channels, n_red_spirals, n_green_peas, seed):
     "Images arm: physics, vanilla, supervised CNN and PCA on the mock survey: R² and SVM recovery."
     from sklearn.decomposition import PCA
@@ -221,6 +222,7 @@ def bench_rebin(n_spectra=2000, # mock DJA PRISM spectra resampled by galnb, all
     if verbose: print(_rebin_report(out))
     return out
 
+# %% ../nbs/05_benchmarks.ipynb #8296404a
 def _rebin_report(r):
     "The results of `bench_rebin` as a table and a few lines of text."
     rows = [(f"galnb rebin_flux, one batch call", r['n_threads'], r['n_spectra'], _fmt_time(r['galnb_s_per_spectrum']),
@@ -313,7 +315,7 @@ def bench_image_inference(n_images=4000, # mock raw 128×128 cutouts through the
                           seed=0, verbose=True):
     "Raw cutouts → properties: galnb's batched `predict_from_cutouts` vs a per-galaxy torch loop; and Eq. 1 compiled vs torch."
     import torch, torch.nn.functional as F
-    from galnb.physics_cvae import predict_from_cutouts, _mu_logvar
+    from galnb.physics_cvae import predict_from_cutouts, mu_logvar
     x, _ = _mock_cutouts(int(n_images), seed)
     model = _paper_cvae(seed)
     predict_from_cutouts(model, x[:8])                                               # warm-up (numba compiled, caches)
@@ -341,7 +343,7 @@ def bench_image_inference(n_images=4000, # mock raw 128×128 cutouts through the
     t_two, _ = _best_of(lambda: chunks(lambda i: resize_images(normalize_images(x[i:i + step])[0], 69)), 2)
     t_one, _ = _best_of(lambda: chunks(lambda i: normalize_resize(x[i:i + step], 69)), 2)
     xr = torch.from_numpy(normalize_resize(x, 69)[0])
-    t_enc, _ = _best_of(lambda: _mu_logvar(model, xr, 128), 2)
+    t_enc, _ = _best_of(lambda: mu_logvar(model, xr, 128), 2)
     def plain_encode():
         with torch.inference_mode():
             for i in range(0, len(xr), 128): model.encode(xr[i:i + 128])
@@ -559,4 +561,141 @@ def bench_scaling(ns_spectra=(1000, 10000, 100000), # survey sizes for the spect
         for stage in dict.fromkeys(o['stage'] for o in r):
             s_ = [o for o in r if o['stage'] == stage]
             if len(s_) > 1: print(f"{stage}: {s_[-1]['n']/s_[0]['n']:.0f}× the objects cost {s_[-1]['seconds']/s_[0]['seconds']:.1f}× the time")
+    return r
+
+# %% ../nbs/05_benchmarks.ipynb #727731a1
+def _bench_store(kind, n, path, block=2000, seed=0, bins=20.):
+    "A store of `n` rows: a block of preprocessed mocks repeated; returns (store, the block)."
+    from astropy.table import Table
+    from galnb.preprocess import preprocess_spectra, preprocess_images
+    from galnb.scale import write_store
+    if kind == 'spectra':
+        from galnb.mocks import mock_spectra
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            blk = preprocess_spectra(mock_spectra(block, seed)[0], edges=np.arange(1100., 8800. + bins/2, bins))
+    else:
+        from galnb.mocks import mock_images
+        blk = preprocess_images(mock_images(block, seed=seed, size=128)[0], orientation=False, size=69)
+    def pieces():
+        for i in range(0, n, len(blk)):
+            b = blk.select(np.arange(min(len(blk), n - i)))
+            b.meta = Table({'id': np.arange(i, i + len(b))})
+            yield b
+    return write_store(pieces(), path, overwrite=True), blk
+
+def _bench_model(kind, blk, path, seed=0):
+    "A paper-sized model with random weights for `blk`'s rows, saved at `path`."
+    import torch
+    torch.manual_seed(seed)
+    if kind == 'spectra':
+        from galnb.spectral_vae import SpectralVAE, save_spectral_vae
+        grid = dict(wave_first=float(blk.wave[0]), wave_last=float(blk.wave[-1]))
+        save_spectral_vae(SpectralVAE(len(blk.wave), grid=grid).eval(), path, preprocessing=blk.config, overwrite=True)
+    else:
+        from galnb.physics_cvae import save_physics_cvae
+        save_physics_cvae(_paper_cvae(seed), path, overwrite=True)         # the same timing model as bench_image_inference
+
+# %% ../nbs/05_benchmarks.ipynb #1dee0534
+def _per_worker_peak(reports):
+    "Largest peak memory [MB] any one process reported."
+    peaks = {}
+    for r in reports: peaks[r['pid']] = max(peaks.get(r['pid'], 0.), r['peak_rss_mb'])
+    return max(peaks.values()) if peaks else float('nan')
+
+def _sleep_pid(seconds):
+    "Sleep, then return this process's id (to start every process of a pool before timing it)."
+    time.sleep(seconds); return os.getpid()
+
+def _score_chunk_kw(kw):
+    "One `score_chunk` task from its keyword arguments (a pool maps a function of one argument)."
+    from galnb.scale import score_chunk
+    return score_chunk(**kw)
+
+def _pool_run(tasks, workers, model_path):
+    "The tasks on a plain process pool (spawned, model loaded up front): the parallel baseline without a scheduler; seconds."
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from galnb.scale import preload_model
+    from galnb import benchmarks as m                               # the module's functions, picklable by name (also from a notebook)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=preload_model, initargs=(str(model_path),)) as pool:
+        list(pool.map(m._sleep_pid, [0.5]*workers))                # every process started and warm
+        t0 = time.time(); reports = list(pool.map(m._score_chunk_kw, tasks.values())); return time.time() - t0, reports
+
+def _dask_run(workers, store, model, out, small=None, **kw):
+    "`score_store` on a LocalCluster of `workers`: seconds to start it and load the model, seconds to score, reports (and on `small`)."
+    from galnb.scale import dask_client, preload_model, score_store
+    t0 = time.time()
+    with dask_client(f'local:{workers}') as client:
+        client.run(preload_model, str(model))                       # imports and model load: part of starting the cluster
+        start = time.time() - t0
+        t0 = time.time(); rep = score_store(store, model, out, client=client, progress=False, **kw); dt = time.time() - t0
+        small_rep = score_store(small, model, f'{out}_small', client=client, progress=False, **kw) if small is not None else None
+    return start, dt, rep, small_rep
+
+# %% ../nbs/05_benchmarks.ipynb #a0de4320
+def _report_dask(r):
+    "Print the figures of `bench_dask`."
+    n, W = r['n'], r['workers']
+    rate = dict(one=r['one_process_per_s'], pool=r['pool_per_s'], dask1=r['dask1_per_s'], dask=r['dask_per_s'])
+    what = 'spectra, 385 bins of 20 Å' if r['kind'] == 'spectra' else 'images, 3×69×69'
+    print(f"score_store ({'latents and reconstruction error' if r['recon'] else 'latents only'}) over {n:,} {what}: {r['tasks']} tasks of "
+          f"{r['rows_per_task']:,} rows; store written in {_fmt_time(r['write_s'])}; "
+          f"a LocalCluster of {W} × 1 thread starts and loads the model in {_fmt_time(r['cluster_start_s'])}")
+    row = lambda name, cores, k: [name, cores, f"{rate[k]:,.0f}", f"{rate[k]/cores:,.0f}", f"{rate[k]/cores/rate['one']:.2f}×", _fmt_time(n/rate[k])]
+    mem = r['encoder_in_memory_per_s']
+    print(_table([['encoder alone, in memory', 1, f"{mem:,.0f}", f"{mem:,.0f}", '', ''],
+                  row('score_store, one process', 1, 'one'), row('score_store on Dask, 1 worker', 1, 'dask1'),
+                  row('the same tasks on a plain process pool (no scheduler)', W, 'pool'), row(f'score_store on Dask, {W} workers', W, 'dask')],
+                 ['encoding (1 torch thread per process)', 'cores', 'rows/s', 'per core', 'per core vs one process', 'time']))
+    print(f"the scheduler's cost: Dask with 1 worker / one process {r['dask1_vs_one']:.2f}×, Dask with {W} workers / the plain pool "
+          f"{r['dask_vs_pool']:.2f}× (target ≥ 0.9×: {'met' if min(r['dask1_vs_one'], r['dask_vs_pool']) >= 0.9 else 'NOT met'}); "
+          f"this machine's own parallel efficiency (pool of {W} per core / one process) {r['machine_parallel_efficiency']:.2f}; same latents: {r['same_result']}")
+    print(f"peak memory per worker: {r['peak_worker_mb']:,.0f} MB for {n:,} rows, {r['peak_worker_mb_small']:,.0f} MB for {r['n_small']:,} rows")
+    print(f"20 billion galaxies at {rate['dask1']:,.0f}–{rate['dask']/W:,.0f} rows/s per core (1 and {W} workers): "
+          f"{r['cpu_hours_20e9_one_core']:,.0f}–{r['cpu_hours_20e9']:,.0f} CPU-hours (paper: ~1,500 CPU-hours)")
+
+# %% ../nbs/05_benchmarks.ipynb #fb5bee66
+def bench_dask(n=1_000_000, # rows (spectra or images) to encode
+               kind='spectra', # 'spectra' or 'images'
+               workers=2, # LocalCluster worker processes, one thread each
+               rows_per_task=None, # rows per Dask task (default: the store's chunk, about 16 MB)
+               folder=None, # where the stores go (default: a temporary folder, removed afterwards)
+               recon=False, # False: encode only (latents); True: also the reconstruction error (a decoder pass)
+               seed=0, verbose=True):
+    "Throughput of `score_store` on Dask LocalClusters vs one process and a plain process pool; memory per worker; 20-billion estimate."
+    import shutil, tempfile, torch, zarr
+    from pathlib import Path
+    from galnb.scale import load_saved_model, score_store, score_tasks
+    from galnb.spectral_vae import encode
+    from galnb.physics_cvae import encode_images
+    tmp = Path(folder) if folder else Path(tempfile.mkdtemp(prefix='galnb-bench-dask-'))
+    tmp.mkdir(parents=True, exist_ok=True)
+    W, mp, kw = int(workers), tmp/'model', dict(rows_per_task=rows_per_task, recon=recon)
+    try:
+        t0 = time.time(); st, blk = _bench_store(kind, int(n), tmp/'big.zarr', seed=seed); t_write = time.time() - t0
+        small, _ = _bench_store(kind, max(1, int(n)//10), tmp/'small.zarr', seed=seed)
+        _bench_model(kind, blk, mp, seed)
+        model = load_saved_model(mp)
+        threads = torch.get_num_threads(); torch.set_num_threads(1)
+        try:
+            enc = (lambda: encode(model, blk, bs=1024)) if kind == 'spectra' else (lambda: encode_images(model, blk, bs=256))
+            enc(); t_mem, _ = _best_of(enc, 2)
+            t0 = time.time(); score_store(st, mp, tmp/'one.zarr', progress=False, **kw); t_one = time.time() - t0
+        finally: torch.set_num_threads(threads)
+        t_pool, _ = _pool_run(score_tasks(st, mp, tmp/'pool.zarr', rows_per_task, recon=recon), W, mp)
+        _, t_d1, _, _ = _dask_run(1, st, mp, tmp/'dask1.zarr', **kw)
+        start, t_dw, rep, rep_small = _dask_run(W, st, mp, tmp/'dask.zarr', small, **kw)
+        same = bool(np.allclose(zarr.open_group(str(tmp/'one.zarr'))['latents'][:], zarr.open_group(str(tmp/'dask.zarr'))['latents'][:], atol=1e-5))
+    finally:
+        if not folder: shutil.rmtree(tmp, ignore_errors=True)
+    rate = dict(one=n/t_one, pool=n/t_pool, dask1=n/t_d1, dask=n/t_dw)
+    r = dict(kind=kind, n=int(n), workers=W, recon=bool(recon), chunk=st.chunk, rows_per_task=int(rows_per_task or st.chunk), tasks=len(rep),
+             write_s=t_write, cluster_start_s=start, encoder_in_memory_per_s=len(blk)/t_mem, one_process_per_s=rate['one'], pool_per_s=rate['pool'],
+             dask1_per_s=rate['dask1'], dask_per_s=rate['dask'],
+             dask1_vs_one=rate['dask1']/rate['one'], dask_vs_pool=rate['dask']/rate['pool'],
+             per_core_ratio=rate['dask']/W/rate['one'], machine_parallel_efficiency=rate['pool']/W/rate['one'],
+             peak_worker_mb=_per_worker_peak(rep), peak_worker_mb_small=_per_worker_peak(rep_small), n_small=len(small), same_result=same,
+             cpu_hours_20e9_one_core=20e9/rate['dask1']/3600, cpu_hours_20e9=20e9/(rate['dask']/W)/3600, paper_cpu_hours=1500.)
+    if verbose: _report_dask(r)
     return r

@@ -782,10 +782,6 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
     return m
 
 # %% ../nbs/07_cli.ipynb #0017
-def _bench_dask(**kw):
-    from galnb.scale import bench_dask
-    return bench_dask(**kw)
-
 def _benches(quick):
     from galnb import benchmarks as b
     q = quick
@@ -797,8 +793,8 @@ def _benches(quick):
                        lambda: b.bench_image_inference(**(dict(n_images=200, n_loop=50) if q else {}))],
             'cluster': [lambda: b.bench_cluster(**(dict(ns=(300, 600), ks=range(5, 8), n_trials=4, n_trials_large=2) if q else {}))],
             'scaling': [lambda: b.bench_scaling(**(dict(ns_spectra=(100, 300), ns_images=(50, 100)) if q else {}))],
-            'dask': [lambda: _bench_dask(n=6000, rows_per_task=500) if q else _bench_dask(n=1_000_000),
-                     lambda: _bench_dask(n=1000, kind='images', rows_per_task=250) if q else _bench_dask(n=50_000, kind='images')],
+            'dask': [lambda: b.bench_dask(n=6000, rows_per_task=500) if q else b.bench_dask(n=1_000_000),
+                     lambda: b.bench_dask(n=1000, kind='images', rows_per_task=250) if q else b.bench_dask(n=50_000, kind='images')],
             'paper': [lambda: b.bench_paper_tables(**(dict(n_spectra=300, epochs=2, gmm_trials=2, n_images=400, image_epochs=1,
                                                            channels=(8, 16, 32), n_red_spirals=30, n_green_peas=30) if q else {}))]}
 
@@ -842,7 +838,7 @@ def _parser():
         s.add_argument('--out', default=out, help=f'run folder to write (default {out}); built as OUT.partial and renamed when complete')
         s.add_argument('--seed', type=_int_from(0, 2**32 - 1), default=0, help='seed of every random step (splits, initial weights, UMAP, restarts)')
         s.add_argument('--overwrite', action='store_true', help='replace OUT if it is a galnb run folder (galnb never replaces any other folder)')
-        s.add_argument('--no-bar', action='store_true', help='no progress bars or per-epoch tables (one summary line per stage)')
+        s.add_argument('--no-bar', action='store_true', help='no progress bars or per-epoch tables, only a line per stage (the default when the output is not a terminal)')
         s.add_argument('--debug', action='store_true', help='on any error, show the full Python traceback')
     d = sub.add_parser('demo', help='the main job on the embedded mock survey: both arms, report folder',
                        description='Run both arms on the mock survey and write a report folder.')
@@ -896,6 +892,7 @@ def _sigma(items):
 # %% ../nbs/07_cli.ipynb #3ef750fc
 def _run(a, command):
     "Carry out the parsed command line `a`."
+    a.no_bar = getattr(a, 'no_bar', False) or not sys.stdout.isatty()           # into a log file: a line per stage, not every repaint of a bar
     if a.command == 'demo':
         over = {k: getattr(a, k) for k in DEMO_SETTINGS['quick'] if getattr(a, k, None) is not None}
         demo(a.out, a.mode or 'quick', a.seed, a.overwrite, bar=not a.no_bar, command=command, **over)

@@ -19,7 +19,7 @@ from .spectral_vae import encode
 
 # %% auto #0
 __all__ = ['UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'LABEL_RULES', 'LINES', 'umap_embed',
-           'GMMSelection', 'select_gmm', 'density_clusters', 'multi_members', 'Composites', 'composites',
+           'GMMSelection', 'select_gmm', 'density_clusters', 'multi_members', 'Composites', 'composites', 'linear_flam',
            'spectral_features', 'measure_features', 'apply_rules', 'label_clusters', 'place', 'population_recovery',
            'plot_composites']
 
@@ -201,7 +201,7 @@ def composites(sset:SpectraSet, # the spectra that were clustered
     labels = np.asarray(labels)
     if labels.shape != (len(sset),): raise GalnbInputError(f"composites: {labels.shape[0] if labels.ndim else 0} labels for {len(sset)} spectra")
     if space not in ('linear', 'asinh'): raise GalnbInputError(f"space must be 'linear' or 'asinh', not {space!r}")
-    f = _linear_flam(sset) if space == 'linear' else sset.flux.astype(np.float64)
+    f = linear_flam(sset) if space == 'linear' else sset.flux.astype(np.float64)
     f = np.where(sset.mask, f, np.nan)
     cl = np.unique(labels[labels >= 0])
     K, L = len(cl), len(sset.wave)
@@ -217,7 +217,7 @@ def composites(sset:SpectraSet, # the spectra that were clustered
     return Composites(sset.wave.copy(), cl, med, lo, hi, n, np.array([(labels == c).sum() for c in cl]), space)
 
 # %% ../nbs/03_clustering.ipynb #0028
-def _linear_flam(sset):
+def linear_flam(sset:SpectraSet): # preprocessed spectra (arcsinh-stretched, normalised at 1500 Å)
     "Linear f_λ (normalised at 1500 Å) of a SpectraSet; invalid bins are left as they are (callers mask them)."
     x = inverse_asinh(sset.flux.astype(np.float64), sset.config.get('softening', 1.))
     if sset.config.get('flux_density', 'flambda') == 'fnu':
@@ -315,7 +315,7 @@ def spectral_features(wave, # (L,) rest wavelength [Å]
 
 def measure_features(sset:SpectraSet): # spectra, as preprocessed by galnb
     "`spectral_features` of every spectrum of a SpectraSet (in linear f_λ), with its id and redshift."
-    t = spectral_features(sset.wave, _linear_flam(sset), sset.mask, sset.meta['z'] if 'z' in sset.meta.colnames else None)
+    t = spectral_features(sset.wave, linear_flam(sset), sset.mask, sset.meta['z'] if 'z' in sset.meta.colnames else None)
     if 'id' in sset.meta.colnames: t.add_column(sset.meta['id'], index=0)
     return t
 

@@ -14,7 +14,8 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 from fastai.callback.core import Callback
 from .preprocess import GalnbInputError, preprocess_spectra
-from .spectral_vae import InMemoryDL, spectra_dls, spectral_learner, save_spectral_vae
+from .training import InMemoryDL
+from .spectral_vae import spectra_dls, spectral_learner, save_spectral_vae
 from .mocks import mock_spectra
 
 # %% auto #0

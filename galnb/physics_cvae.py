@@ -4,27 +4,25 @@
 
 # %% ../nbs/02_physics_cvae.ipynb #0001
 from __future__ import annotations
-import json, math, os, tempfile
-from pathlib import Path
+import math
 import numpy as np
 import torch
 import torch.nn as nn
-from astropy.table import Table, vstack
-from fastai.callback.core import Callback
+from astropy.table import Table
 from fastai.data.core import DataLoaders
-from fastai.learner import Learner
-from fastai.optimizer import Adam
 from fastai.torch_core import default_device
+from fastcore.meta import delegates
 from sklearn.linear_model import LinearRegression
-from .preprocess import ImageSet, ImageFlag, GalnbInputError, atomic_write, normalize_resize
-from .spectral_vae import InMemoryDL, LossTerm, StopOnNonFinite, CPUAutocast, _ClipGrad, save_model, load_model, reparametrize, BestModel, EarlyStop
+from .preprocess import ImageSet, ImageFlag, GalnbInputError, normalize_resize
+from .training import InMemoryDL, reparametrize, galnb_learner, save_model, load_model
 
 # %% auto #0
 __all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'ORIENTATION_VECTOR', 'PAPER_FIT', 'PAPER_R2', 'property_arrays',
            'axis_distance', 'wrap_axis', 'dihedral_transform', 'ImagesDL', 'ImagesDataLoaders', 'images_dls',
-           'PhysicsCVAE', 'CVAELoss', 'physics_learner', 'vanilla_learner', 'encode_images', 'latent_properties',
-           'predict_properties', 'calibration', 'predict_from_cutouts', 'property_r2', 'linear_r2', 'latent_r2',
-           'save_physics_cvae', 'load_physics_cvae', 'orientation_errors', 'r2_table']
+           'PhysicsCVAE', 'CVAELoss', 'physics_learner', 'vanilla_learner', 'checked_images', 'mu_logvar',
+           'encode_images', 'latent_properties', 'predict_properties', 'properties_table', 'calibration',
+           'predict_from_cutouts', 'property_r2', 'linear_r2', 'latent_r2', 'save_physics_cvae', 'load_physics_cvae',
+           'orientation_errors', 'r2_table']
 
 # %% ../nbs/02_physics_cvae.ipynb #0008
 def _rows(bad, n=10):
@@ -263,56 +261,51 @@ class CVAELoss:
         return self.beta0*self.rec + self.kl + self.beta1*self.phys
 
 # %% ../nbs/02_physics_cvae.ipynb #0039
-def _cvae_learner(dls, n_phys, k, channels, out, beta0, beta1, distance, rec, lr, wd, clip, patience, checkpoint,
-                  monitor, cpu_bf16, path, seed, fname, uncertainty=False):
+def _cvae_learner(dls, *, n_phys, # constrained latents (0: the vanilla CVAE)
+                  k, channels, out, uncertainty=False, # see `PhysicsCVAE`
+                  loss:dict, # `CVAELoss` options: beta0, beta1, distance, rec
+                  seed=None, # seed of the weight initialisation
+                  **kwargs): # options of `galnb_learner` (lr, wd, patience, fname, …)
+    "A physics or vanilla CVAE with its loss, trained by galnb's recipe (`galnb_learner`)."
     if seed is not None: torch.manual_seed(seed)
     props = dls.props if n_phys else None
     model = PhysicsCVAE(k, channels, dls.size, out, props, preprocessing=dls.config, uncertainty=uncertainty)
     periods = {j: dls.props['periodic'][n]/dls.props['std'][j] for j, n in enumerate(dls.props['names']) if n in dls.props['periodic']} if n_phys else {}
-    cbs = [StopOnNonFinite('images (ImageSet rows)')]
-    if clip: cbs.append(_ClipGrad(clip))
-    if patience: cbs.append(EarlyStop(monitor=monitor, comp=np.less, patience=patience, reset_on_fit=True))
-    if checkpoint: cbs.append(BestModel(monitor=monitor, comp=np.less, fname=fname, with_opt=False, reset_on_fit=True))
-    if cpu_bf16 and dls.device is not None and torch.device(dls.device).type == 'cpu': cbs.append(CPUAutocast())
-    path = Path(tempfile.mkdtemp(prefix='galnb-')) if path is None else Path(path)
-    learn = Learner(dls, model, loss_func=CVAELoss(beta0, beta1, n_phys, periods, distance, rec, nll=uncertainty), opt_func=Adam, lr=lr, wd=wd,
-                    metrics=[LossTerm('rec'), LossTerm('kl'), LossTerm('phys')], path=path, cbs=cbs)
-    learn.recorder.train_metrics = True
-    learn.galnb_config = dict(beta0=beta0, beta1=beta1, distance=distance, rec=rec, lr=lr, wd=wd, props=props, uncertainty=uncertainty)
+    learn = galnb_learner(dls, model, CVAELoss(n_phys=n_phys, periods=periods, nll=uncertainty, **loss), terms=('rec', 'kl', 'phys'),
+                          rows='images (ImageSet rows)', **kwargs)
+    learn.galnb_config = dict(**loss, lr=learn.lr, wd=learn.wd, props=props, uncertainty=uncertainty)
     return learn
 
 # %% ../nbs/02_physics_cvae.ipynb #0040
 PAPER_FIT = dict(n_epoch=1000, lr=5e-6)       # Gagliano & Villar (2023): Adam, constant learning rate
 
+@delegates(galnb_learner, but='terms,rows,fname')
 def physics_learner(dls:ImagesDataLoaders, # from `images_dls`, with the properties of the first latents
                     k=None, # latents (None: one free latent beside the properties — 5 for the paper's four)
                     channels=(32, 64, 128), out='tanh', # see `PhysicsCVAE`
                     beta0=10., beta1=50., distance='sin', rec='sum', # see `CVAELoss` (β0 = 0: a supervised CNN)
                     lr=2e-3, # default learning rate (the paper's: 5e-6 with `fit`, see `PAPER_FIT`)
                     wd=0., # weight decay
-                    clip=None, # gradient-norm clipping (None: off)
                     patience=10, # early-stopping patience in epochs (None: no early stopping)
-                    checkpoint=True, # keep the best validation model and restore it at the end
-                    monitor='valid_loss', # what early stopping and the checkpoint watch
-                    cpu_bf16=False, # bfloat16 autocast when training on the CPU
-                    path=None, # where `models/` checkpoints go (default: a temporary folder)
                     seed=None, # seed of the weight initialisation
-                    uncertainty=False): # Gaussian NLL physics term: the property latents' log σ² become predicted uncertainties
+                    uncertainty=False, # Gaussian NLL physics term: the property latents' log σ² become predicted uncertainties
+                    **kwargs): # more options of `galnb_learner`: clip, checkpoint, monitor, cpu_bf16, path, …
     "A fastai `Learner` for the physics-informed CVAE."
     if not dls.props['names']: raise GalnbInputError("physics_learner: the DataLoaders carry no properties (props=()); use vanilla_learner")
-    k = len(dls.props['names']) + 1 if k is None else k
-    return _cvae_learner(dls, len(dls.props['names']), k, channels, out, beta0, beta1, distance, rec, lr, wd, clip, patience,
-                         checkpoint, monitor, cpu_bf16, path, seed, 'best_physics_cvae', uncertainty)
+    return _cvae_learner(dls, n_phys=len(dls.props['names']), k=len(dls.props['names']) + 1 if k is None else k, channels=channels,
+                         out=out, uncertainty=uncertainty, loss=dict(beta0=beta0, beta1=beta1, distance=distance, rec=rec), seed=seed,
+                         lr=lr, wd=wd, patience=patience, fname='best_physics_cvae', **kwargs)
 
+@delegates(galnb_learner, but='terms,rows,fname')
 def vanilla_learner(dls:ImagesDataLoaders, # from `images_dls` (properties, if any, are ignored)
-                    k=5, channels=(32, 64, 128), out='tanh', beta0=10., rec='sum', lr=2e-3, wd=0., clip=None, patience=10,
-                    checkpoint=True, monitor='valid_loss', cpu_bf16=False, path=None, seed=None): # as `physics_learner`
+                    k=5, channels=(32, 64, 128), out='tanh', beta0=10., rec='sum', lr=2e-3, wd=0., patience=10, seed=None, # as `physics_learner`
+                    **kwargs): # more options of `galnb_learner`, as for `physics_learner`
     "A fastai `Learner` for the vanilla CVAE: β0·squared error + KL over all latents."
-    return _cvae_learner(dls, 0, k, channels, out, beta0, 0., 'sin', rec, lr, wd, clip, patience, checkpoint, monitor,
-                         cpu_bf16, path, seed, 'best_vanilla_cvae')
+    return _cvae_learner(dls, n_phys=0, k=k, channels=channels, out=out, loss=dict(beta0=beta0, beta1=0., distance='sin', rec=rec),
+                         seed=seed, lr=lr, wd=wd, patience=patience, fname='best_vanilla_cvae', **kwargs)
 
-# %% ../nbs/02_physics_cvae.ipynb #0046
-def _checked_images(model, iset):
+# %% ../nbs/02_physics_cvae.ipynb #da990701
+def checked_images(model:PhysicsCVAE, iset:ImageSet): # (or anything with an `images` array)
     "The ImageSet's images as a tensor, after checking they have the size the model was trained on."
     n, m = model.config['size'], iset.images.shape[-1]
     if m != n: raise GalnbInputError(f"this model was trained on {n}×{n} images; these are {m}×{m}. Preprocess them with size={n}")
@@ -328,7 +321,9 @@ def _inference_encoder(model, device):
             blk[0], blk[1] = fuse_conv_bn_eval(blk[0], blk[1]), nn.Identity()
     return enc.to(memory_format=torch.channels_last) if torch.device(device).type == 'cpu' else enc
 
-def _mu_logvar(model, x, bs, device=None, enc=None):
+def mu_logvar(model:PhysicsCVAE, x, # (N, 3, size, size) tensor of preprocessed images, e.g. from `checked_images`
+              bs=128, device=None, # batch size; device (default: the model's)
+              enc=None): # a folded inference encoder to reuse across calls (default: a new one)
     "Posterior μ and log σ² (numpy, float32) of a tensor of images, in batches under inference mode."
     model.eval(); mus, lvs = [], []
     device = torch.device(device or next(model.parameters()).device)
@@ -341,11 +336,12 @@ def _mu_logvar(model, x, bs, device=None, enc=None):
     k = model.config['k']
     return (torch.cat(mus).numpy(), torch.cat(lvs).numpy()) if mus else (np.zeros((0, k), np.float32),)*2
 
+# %% ../nbs/02_physics_cvae.ipynb #0046
 def encode_images(model:PhysicsCVAE, iset:ImageSet,
                   sample=False, # False: the posterior means μ; True: one draw z ~ q(z|x) per image
                   bs=128, device=None, seed=None):
     "Latents (N, k) of every image in `iset` as a numpy array."
-    mu, logvar = _mu_logvar(model, _checked_images(model, iset), bs, device)
+    mu, logvar = mu_logvar(model, checked_images(model, iset), bs, device)
     if not sample: return mu
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     return mu + torch.randn(mu.shape, generator=gen).numpy()*np.exp(0.5*np.clip(logvar, -10, 10))
@@ -367,9 +363,10 @@ def latent_properties(model:PhysicsCVAE, latents): # (N, k) from `encode_images`
 def predict_properties(model:PhysicsCVAE, iset:ImageSet, bs=128, device=None):
     "Table of orientation, redshift, log M*, log SFR (physical units) per image; `<name>_err` when the model predicts them."
     if not model.config['props']['names']: raise GalnbInputError("predict_properties needs a physics CVAE; this one is vanilla")
-    return _properties_table(model, *_mu_logvar(model, _checked_images(model, iset), bs, device))
+    return properties_table(model, *mu_logvar(model, checked_images(model, iset), bs, device))
 
-def _properties_table(model, mu, lv):
+def properties_table(model:PhysicsCVAE, mu, # (N, k) posterior means, from `mu_logvar`
+                     lv): # (N, k) their log σ²
     "Properties in physical units from μ, with `<name>_err` from log σ² when the model was trained to predict them."
     t = latent_properties(model, mu)
     if model.config.get('uncertainty'):
@@ -417,9 +414,9 @@ def predict_from_cutouts(model:PhysicsCVAE, cutouts, # (N, 3, H, W) raw g,r,z cu
     enc, mus, lvs, flags = _inference_encoder(model, device), [], [], []
     for i in range(0, len(x), chunk):
         xn, fl = normalize_resize(x[i:i + chunk], model.config['size'], beta=pre.get('beta', 10.), on_blank='flag')
-        mu, lv = _mu_logvar(model, torch.from_numpy(xn), bs, device, enc)
+        mu, lv = mu_logvar(model, torch.from_numpy(xn), bs, device, enc)
         mus.append(mu); lvs.append(lv); flags.append(fl)
-    t = _properties_table(model, np.concatenate(mus), np.concatenate(lvs))
+    t = properties_table(model, np.concatenate(mus), np.concatenate(lvs))
     t['flags'] = np.concatenate(flags)
     blank = (t['flags'] & int(ImageFlag.BLANK)) != 0
     for c in t.colnames[:-1]: t[c][blank] = np.nan

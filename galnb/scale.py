@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import zarr
 from astropy.table import Table, vstack
+from fastcore.basics import patch
 from .preprocess import SpectraSet, ImageSet, GalnbInputError, atomic_write
 
 # %% auto #0
-__all__ = ['STORE_FORMAT', 'SurveyStore', 'StoreWriter', 'write_store', 'dask_client', 'preprocess_to_store', 'score_store',
-           'read_scores', 'bench_dask']
+__all__ = ['STORE_FORMAT', 'SurveyStore', 'StoreWriter', 'write_store', 'dask_client', 'preprocess_to_store', 'load_saved_model',
+           'preload_model', 'score_chunk', 'score_tasks', 'score_store', 'read_scores']
 
 # %% ../nbs/08_scale.ipynb #0006
 STORE_FORMAT = 1
@@ -162,38 +163,45 @@ class StoreWriter:
             arr.resize((n0 + len(a),) + arr.shape[1:])
             if len(a): arr[n0:] = a
 
-    def append(self, s, # a SpectraSet or ImageSet matching the store
-               key=None): # a name for this piece, recorded for `resume`
-        "Append the rows of `s`; they are committed when this returns."
-        if self.group is None: self._create(s)
-        else: self._check(s)
-        n0, m = self.n, len(s)
-        for f in _FIELDS[self.group.attrs['kind']]:
-            arr = self.group[f]
-            arr.resize((n0 + m,) + arr.shape[1:])
-            if m: arr[n0:] = np.asarray(getattr(s, f))
-        self._append_table('meta', s.meta, n0)
-        r0 = int(self.group.attrs['n_rejected']); nr = len(s.rejected) if self.group.attrs['kind'] == 'spectra' else 0
-        if nr: self._append_table('rejected', s.rejected, r0)
-        self.group.attrs.update(n=n0 + m, n_rejected=r0 + nr, keys=self.keys + ([str(key)] if key is not None else []))   # the commit
+# %% ../nbs/08_scale.ipynb #1c1d68e0
+@patch
+def append(self:StoreWriter, s, # a SpectraSet or ImageSet matching the store
+           key=None): # a name for this piece, recorded for `resume`
+    "Append the rows of `s`; they are committed when this returns."
+    if self.group is None: self._create(s)
+    else: self._check(s)
+    n0, m = self.n, len(s)
+    for f in _FIELDS[self.group.attrs['kind']]:
+        arr = self.group[f]
+        arr.resize((n0 + m,) + arr.shape[1:])
+        if m: arr[n0:] = np.asarray(getattr(s, f))
+    self._append_table('meta', s.meta, n0)
+    r0 = int(self.group.attrs['n_rejected']); nr = len(s.rejected) if self.group.attrs['kind'] == 'spectra' else 0
+    if nr: self._append_table('rejected', s.rejected, r0)
+    self.group.attrs.update(n=n0 + m, n_rejected=r0 + nr, keys=self.keys + ([str(key)] if key is not None else []))   # the commit
 
-    def close(self):
-        "Finish: trim any uncommitted tail, rename `<path>.partial` → `path`; returns the `SurveyStore`."
-        if self.group is None: raise GalnbInputError("nothing was appended: a store needs at least one set (it may have 0 rows)")
-        n = self.n
-        for f in _FIELDS[self.group.attrs['kind']] + tuple(f'meta/{c}' for c in self.group.attrs['meta']):
-            if self.group[f].shape[0] != n: self.group[f].resize((n,) + self.group[f].shape[1:])
-        if self.path.exists():
-            old = self.path.with_name(self.path.name + f'.old-{uuid.uuid4().hex[:8]}')
-            os.replace(self.path, old); os.replace(self.partial, self.path); shutil.rmtree(old)
-        else: os.replace(self.partial, self.path)
-        self.group = None
-        return SurveyStore(self.path)
+@patch
+def close(self:StoreWriter):
+    "Finish: trim any uncommitted tail, rename `<path>.partial` → `path`; returns the `SurveyStore`."
+    if self.group is None: raise GalnbInputError("nothing was appended: a store needs at least one set (it may have 0 rows)")
+    n = self.n
+    for f in _FIELDS[self.group.attrs['kind']] + tuple(f'meta/{c}' for c in self.group.attrs['meta']):
+        if self.group[f].shape[0] != n: self.group[f].resize((n,) + self.group[f].shape[1:])
+    if self.path.exists():
+        old = self.path.with_name(self.path.name + f'.old-{uuid.uuid4().hex[:8]}')
+        os.replace(self.path, old); os.replace(self.partial, self.path); shutil.rmtree(old)
+    else: os.replace(self.partial, self.path)
+    self.group = None
+    return SurveyStore(self.path)
 
-    def __enter__(self): return self
-    def __exit__(self, *exc):
-        if exc[0] is None: self.store = self.close()
+@patch
+def __enter__(self:StoreWriter): return self
 
+@patch
+def __exit__(self:StoreWriter, *exc):
+    if exc[0] is None: self.store = self.close()
+
+# %% ../nbs/08_scale.ipynb #3215db48
 def write_store(sets, # a SpectraSet / ImageSet, or an iterable of them (e.g. a generator over batches of files)
                 path, chunk=None, overwrite=False) -> SurveyStore:
     "Write one set, or many appended in order, as a store at `path`."
@@ -303,6 +311,7 @@ def _preprocess_part(kind, files, z, part, done_dir, name, kwargs):
     _mark_done(done_dir, name, info)
     return info
 
+# %% ../nbs/08_scale.ipynb #589738f5
 def preprocess_to_store(files, # raw files: DJA spectra (kind='spectra') or Legacy Survey cutouts (kind='images')
                         path, # the store to write
                         kind='spectra', # 'spectra' or 'images'
@@ -339,11 +348,11 @@ def preprocess_to_store(files, # raw files: DJA spectra (kind='spectra') or Lega
     shutil.rmtree(parts_dir)
     return st
 
-# %% ../nbs/08_scale.ipynb #0025
+# %% ../nbs/08_scale.ipynb #1165686f
 _MODELS = {}
 
-def _load_any(model_path):
-    "A saved galnb model (spectral VAE or CVAE), cached per process and file version."
+def load_saved_model(model_path): # base path of a model saved with `save_spectral_vae` or `save_physics_cvae`
+    "A saved galnb model — spectral VAE or CVAE, as its JSON says — in evaluation mode, cached per process and file version."
     from galnb.spectral_vae import load_spectral_vae
     from galnb.physics_cvae import load_physics_cvae
     p = Path(model_path)
@@ -356,12 +365,17 @@ def _load_any(model_path):
         _MODELS.clear(); _MODELS[key] = r[0] if isinstance(r, tuple) else r
     return _MODELS[key]
 
+def preload_model(model_path): # as for `load_saved_model`
+    "Load a saved model into this process's cache before the first task needs it (for `client.run` or a pool's initializer); returns None."
+    load_saved_model(model_path)
+
+# %% ../nbs/08_scale.ipynb #fedd92df
 def _score_rows(model, st, rows, recon=True):
     "latents, logvar and (with `recon`, else None) the reconstruction error of rows `rows` (a slice) of store `st`."
     import torch
     from types import SimpleNamespace
     from galnb.spectral_vae import SpectralVAE, check_grid
-    from galnb.physics_cvae import _checked_images, _mu_logvar
+    from galnb.physics_cvae import checked_images, mu_logvar
     with torch.inference_mode():                                      # only the arrays the model needs are read
         if isinstance(model, SpectralVAE):
             check_grid(model, SimpleNamespace(wave=st.wave))
@@ -372,22 +386,20 @@ def _score_rows(model, st, rows, recon=True):
             rec = model.decoder(mu)
             mse = (((x - rec)**2).numpy()*mask).sum(1)/np.maximum(mask.sum(1), 1)
             return mu.numpy(), lv.numpy(), mse.astype(np.float32)
-        x = _checked_images(model, SimpleNamespace(images=st.group['images'][rows]))
-        mu, lv = _mu_logvar(model, x, 256)
+        x = checked_images(model, SimpleNamespace(images=st.group['images'][rows]))
+        mu, lv = mu_logvar(model, x, 256)
         if not recon: return mu, lv, None
         rec = model.decode(torch.from_numpy(mu)).float()
         return mu, lv, ((rec - x)**2).flatten(1).mean(1).numpy()
 
-def _warm(model_path):
-    "Import galnb's model code and load the model in this worker process, before the first task needs it."
-    _load_any(model_path)
-
-def _score_chunk(store, model_path, out, start, stop, name, threads=1, recon=True):
-    "One task: rows start…stop of the store → the output arrays, then a marker."
+def score_chunk(store, model_path, out, # the store's path, the saved model's base path, the output group
+                start, stop, name, # rows start…stop of the store; the task's name (its marker)
+                threads=1, recon=True): # torch threads; also the reconstruction error
+    "One task of `score_store`: rows start…stop of the store → the output arrays, then a marker; returns a report."
     import torch
     t0 = time.time()
     torch.set_num_threads(int(threads))
-    model = _load_any(model_path)
+    model = load_saved_model(model_path)
     mu, lv, mse = _score_rows(model, SurveyStore(store), slice(start, stop), recon)
     g = zarr.open_group(str(out), mode='r+')
     g['latents'][start:stop], g['logvar'][start:stop] = mu, lv
@@ -396,16 +408,18 @@ def _score_chunk(store, model_path, out, start, stop, name, threads=1, recon=Tru
     _mark_done(Path(out)/'done', name, info)
     return info
 
+# %% ../nbs/08_scale.ipynb #1ecd1a43
 def _model_digest(model_path):
     import hashlib
     p = Path(model_path)
     return hashlib.sha256(p.with_suffix('.pth').read_bytes() + p.with_suffix('.json').read_bytes()).hexdigest()[:16]
 
-def _score_tasks(st, model, out, rows_per_task=None, threads=1, overwrite=False, recon=True):
-    "Create (or check, when resuming) the output group of `score_store`; returns its tasks {name: kwargs of `_score_chunk`}."
+def score_tasks(st, model, out, # a `SurveyStore`, a saved model's base path, the output group
+                rows_per_task=None, threads=1, overwrite=False, recon=True): # as for `score_store`
+    "Create (or check, when resuming) the output group of `score_store`; returns its tasks {name: keyword arguments of `score_chunk`}."
     model = Path(model)
     if not model.with_suffix('.pth').exists(): raise GalnbInputError(f"{model.with_suffix('.pth')}: no saved model there")
-    m = _load_any(model)
+    m = load_saved_model(model)
     k = int(m.config['k'])
     rows = int(rows_per_task or st.chunk)
     ident = dict(store=str(st.path.resolve()), n=len(st), model=str(model.resolve()), model_digest=_model_digest(model), rows=rows, k=k,
@@ -426,6 +440,7 @@ def _score_tasks(st, model, out, rows_per_task=None, threads=1, overwrite=False,
     return {f'rows-{s.start:012d}': dict(store=str(st.path), model_path=str(model), out=str(out), start=s.start, stop=s.stop,
                                          name=f'rows-{s.start:012d}', threads=threads, recon=bool(recon)) for s in st.chunk_slices(rows)}
 
+# %% ../nbs/08_scale.ipynb #a688ecf3
 def score_store(store, # a `SurveyStore` or its path
                 model, # base path of a model saved with `save_spectral_vae` / `save_physics_cvae`
                 out, # output Zarr group (created; reused when resuming)
@@ -437,17 +452,18 @@ def score_store(store, # a `SurveyStore` or its path
     "Latents, log-variances and reconstruction errors of every row of a store, chunk by chunk; resumable."
     st = store if isinstance(store, SurveyStore) else SurveyStore(store)
     model, out = Path(model), Path(out)
-    tasks = _score_tasks(st, model, out, rows_per_task, threads, overwrite, recon)
-    if client is not None: client.run(_warm, str(model))              # every worker loads the model once, up front
+    tasks = score_tasks(st, model, out, rows_per_task, threads, overwrite, recon)
+    if client is not None: client.run(preload_model, str(model))      # every worker loads the model once, up front
     import torch
     threads_before = torch.get_num_threads()                          # tasks set torch's threads: give the caller's back
-    try: reports = _run_tasks(_score_chunk, tasks, out/'done', client, progress, 'score')
+    try: reports = _run_tasks(score_chunk, tasks, out/'done', client, progress, 'score')
     finally: torch.set_num_threads(threads_before)
     missing = set(tasks) - _done(out/'done')
     if missing: raise RuntimeError(f"score_store: {len(missing)} chunk(s) have no result, e.g. {sorted(missing)[0]}; rerun to finish them")
     zarr.open_group(str(out), mode='r+').attrs['complete'] = True
     return reports
 
+# %% ../nbs/08_scale.ipynb #0025
 def _moved(recorded, out):
     "A recorded path, or — when its folder was moved or renamed, as a run folder is — the same name beside `out`."
     p = Path(recorded)
@@ -467,131 +483,9 @@ def read_scores(out, # output of `score_store`
     ids = st.meta(['id'])['id'] if 'id' in st.meta_names else np.arange(len(st))    # row numbers for a set without ids
     t = Table({'id': ids, 'latents': g['latents'][:], 'logvar': g['logvar'][:]})
     if ident.get('recon', True): t['recon_mse'] = g['recon_mse'][:]
-    model = _load_any(_moved(ident['model'], out))
+    model = load_saved_model(_moved(ident['model'], out))
     if getattr(model, 'config', {}).get('props', {}).get('names'):
-        from galnb.physics_cvae import _properties_table
-        pt = _properties_table(model, t['latents'], t['logvar'])
+        from galnb.physics_cvae import properties_table
+        pt = properties_table(model, t['latents'], t['logvar'])
         for c in pt.colnames: t[c] = pt[c]
     return t
-
-# %% ../nbs/08_scale.ipynb #0039
-def _bench_store(kind, n, path, block=2000, seed=0, bins=20.):
-    "A store of `n` rows: a block of preprocessed mocks repeated; returns (store, the block)."
-    from galnb.preprocess import preprocess_spectra, preprocess_images
-    if kind == 'spectra':
-        from galnb.mocks import mock_spectra
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            blk = preprocess_spectra(mock_spectra(block, seed)[0], edges=np.arange(1100., 8800. + bins/2, bins))
-    else:
-        from galnb.mocks import mock_images
-        blk = preprocess_images(mock_images(block, seed=seed, size=128)[0], orientation=False, size=69)
-    def pieces():
-        for i in range(0, n, len(blk)):
-            b = blk.select(np.arange(min(len(blk), n - i)))
-            b.meta = Table({'id': np.arange(i, i + len(b))})
-            yield b
-    return write_store(pieces(), path, overwrite=True), blk
-
-def _bench_model(kind, blk, path, seed=0):
-    "A paper-sized model with random weights for `blk`'s rows, saved at `path`."
-    import torch
-    torch.manual_seed(seed)
-    if kind == 'spectra':
-        from galnb.spectral_vae import SpectralVAE, save_spectral_vae
-        grid = dict(wave_first=float(blk.wave[0]), wave_last=float(blk.wave[-1]))
-        save_spectral_vae(SpectralVAE(len(blk.wave), grid=grid).eval(), path, preprocessing=blk.config, overwrite=True)
-    else:
-        from galnb.physics_cvae import save_physics_cvae
-        from galnb.benchmarks import _paper_cvae                          # the same timing model as bench_image_inference
-        save_physics_cvae(_paper_cvae(seed), path, overwrite=True)
-
-def _per_worker_peak(reports):
-    "Largest peak memory [MB] any one process reported."
-    peaks = {}
-    for r in reports: peaks[r['pid']] = max(peaks.get(r['pid'], 0.), r['peak_rss_mb'])
-    return max(peaks.values()) if peaks else float('nan')
-
-def _sleep_pid(seconds):
-    "Sleep, then return this process's id (to start every process of a pool before timing it)."
-    time.sleep(seconds); return os.getpid()
-
-def _pool_run(tasks, workers, model_path):
-    "The tasks on a plain process pool (spawned, model loaded up front): the parallel baseline without a scheduler; seconds."
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from galnb import scale as m                                    # the module's functions, picklable by name (also from a notebook)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=m._warm, initargs=(str(model_path),)) as pool:
-        list(pool.map(m._sleep_pid, [0.5]*workers))                # every process started and warm
-        t0 = time.time(); reports = list(pool.map(m._score_chunk_kw, tasks.values())); return time.time() - t0, reports
-
-def _score_chunk_kw(kw): return _score_chunk(**kw)
-
-def bench_dask(n=1_000_000, # rows (spectra or images) to encode
-               kind='spectra', # 'spectra' or 'images'
-               workers=2, # LocalCluster worker processes, one thread each
-               rows_per_task=None, # rows per Dask task (default: the store's chunk, about 16 MB)
-               folder=None, # where the stores go (default: a temporary folder, removed afterwards)
-               recon=False, # False: encode only (latents); True: also the reconstruction error (a decoder pass)
-               seed=0, verbose=True):
-    "Throughput of `score_store` on Dask LocalClusters vs one process and a plain process pool; memory per worker; 20-billion estimate."
-    import tempfile, torch
-    from galnb.spectral_vae import encode
-    from galnb.physics_cvae import encode_images
-    from galnb.benchmarks import _table, _fmt_time, _best_of
-    tmp = Path(folder) if folder else Path(tempfile.mkdtemp(prefix='galnb-bench-dask-'))
-    tmp.mkdir(parents=True, exist_ok=True)
-    W, rate, starts = int(workers), {}, {}
-    def dask_run(nw, store, out):
-        t0 = time.time()
-        with dask_client(f'local:{nw}') as client:
-            client.run(_warm, str(tmp/'model'))                         # imports and model load: part of starting the cluster
-            starts[nw] = time.time() - t0
-            t0 = time.time(); rep = score_store(store, tmp/'model', tmp/out, client=client, rows_per_task=rows_per_task, recon=recon, progress=False)
-            dt = time.time() - t0
-            small_rep = (score_store(small, tmp/'model', tmp/f'{out}_small', client=client, rows_per_task=rows_per_task, recon=recon, progress=False)
-                         if nw == W else None)
-        return dt, rep, small_rep
-    try:
-        t0 = time.time(); st, blk = _bench_store(kind, int(n), tmp/'big.zarr', seed=seed); t_write = time.time() - t0
-        small, _ = _bench_store(kind, max(1, int(n)//10), tmp/'small.zarr', seed=seed)
-        _bench_model(kind, blk, tmp/'model', seed)
-        model = _load_any(tmp/'model')
-        threads = torch.get_num_threads(); torch.set_num_threads(1)
-        try:
-            enc = (lambda: encode(model, blk, bs=1024)) if kind == 'spectra' else (lambda: encode_images(model, blk, bs=256))
-            enc(); t_mem, _ = _best_of(enc, 2)
-            t0 = time.time(); score_store(st, tmp/'model', tmp/'one.zarr', rows_per_task=rows_per_task, recon=recon, progress=False); t_one = time.time() - t0
-        finally: torch.set_num_threads(threads)
-        t_pool, _ = _pool_run(_score_tasks(st, tmp/'model', tmp/'pool.zarr', rows_per_task, recon=recon), W, tmp/'model')
-        t_d1, _, _ = dask_run(1, st, 'dask1.zarr')
-        t_dw, rep, rep_small = dask_run(W, st, 'dask.zarr')
-        same = bool(np.allclose(zarr.open_group(str(tmp/'one.zarr'))['latents'][:], zarr.open_group(str(tmp/'dask.zarr'))['latents'][:], atol=1e-5))
-    finally:
-        if not folder: shutil.rmtree(tmp, ignore_errors=True)
-    rate = dict(one=n/t_one, pool=n/t_pool, dask1=n/t_d1, dask=n/t_dw)
-    r = dict(kind=kind, n=int(n), workers=W, recon=bool(recon), chunk=st.chunk, tasks=len(rep), write_s=t_write, cluster_start_s=starts[W],
-             encoder_in_memory_per_s=len(blk)/t_mem, one_process_per_s=rate['one'], pool_per_s=rate['pool'],
-             dask1_per_s=rate['dask1'], dask_per_s=rate['dask'],
-             dask1_vs_one=rate['dask1']/rate['one'], dask_vs_pool=rate['dask']/rate['pool'],
-             per_core_ratio=rate['dask']/W/rate['one'], machine_parallel_efficiency=rate['pool']/W/rate['one'],
-             peak_worker_mb=_per_worker_peak(rep), peak_worker_mb_small=_per_worker_peak(rep_small), n_small=len(small), same_result=same,
-             cpu_hours_20e9_one_core=20e9/rate['dask1']/3600, cpu_hours_20e9=20e9/(rate['dask']/W)/3600, paper_cpu_hours=1500.)
-    if verbose:
-        what = f"{'spectra, 385 bins of 20 Å' if kind == 'spectra' else 'images, 3×69×69'}"
-        print(f"score_store ({'latents and reconstruction error' if recon else 'latents only'}) over {n:,} {what}: {r['tasks']} tasks of {int(rows_per_task or st.chunk):,} rows; store written in {_fmt_time(t_write)}; "
-              f"a LocalCluster of {W} × 1 thread starts and loads the model in {_fmt_time(starts[W])}")
-        row = lambda name, cores, k, t: [name, cores, f"{rate[k]:,.0f}", f"{rate[k]/cores:,.0f}", f"{rate[k]/cores/rate['one']:.2f}×", _fmt_time(t)]
-        print(_table([['encoder alone, in memory', 1, f"{len(blk)/t_mem:,.0f}", f"{len(blk)/t_mem:,.0f}", '', ''],
-                      row('score_store, one process', 1, 'one', t_one),
-                      row('score_store on Dask, 1 worker', 1, 'dask1', t_d1),
-                      row('the same tasks on a plain process pool (no scheduler)', W, 'pool', t_pool),
-                      row(f'score_store on Dask, {W} workers', W, 'dask', t_dw)],
-                     ['encoding (1 torch thread per process)', 'cores', 'rows/s', 'per core', 'per core vs one process', 'time']))
-        print(f"the scheduler's cost: Dask with 1 worker / one process {r['dask1_vs_one']:.2f}×, Dask with {W} workers / the plain pool "
-              f"{r['dask_vs_pool']:.2f}× (target ≥ 0.9×: {'met' if min(r['dask1_vs_one'], r['dask_vs_pool']) >= 0.9 else 'NOT met'}); "
-              f"this machine's own parallel efficiency (pool of {W} per core / one process) {r['machine_parallel_efficiency']:.2f}; same latents: {same}")
-        print(f"peak memory per worker: {r['peak_worker_mb']:,.0f} MB for {n:,} rows, {r['peak_worker_mb_small']:,.0f} MB for {len(small):,} rows")
-        print(f"20 billion galaxies at {rate['dask1']:,.0f}–{rate['dask']/W:,.0f} rows/s per core (1 and {W} workers): "
-              f"{r['cpu_hours_20e9_one_core']:,.0f}–{r['cpu_hours_20e9']:,.0f} CPU-hours (paper: ~1,500 CPU-hours)")
-    return r

@@ -4,63 +4,29 @@
 
 # %% ../nbs/01_spectral_vae.ipynb #0001
 from __future__ import annotations
-import inspect, json, math, os, pickle, re, tempfile, warnings
+import math
 from functools import partial
-from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler
-from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback
 from fastai.data.core import DataLoaders
-from fastai.data.load import DataLoader
-from fastai.learner import Learner, Metric
+from fastai.learner import Learner
 from fastai.optimizer import Adam
-from fastai.torch_core import to_device, default_device
-from .preprocess import SpectraSet, GalnbInputError, atomic_write
+from fastai.torch_core import default_device
+from fastcore.basics import patch
+from fastcore.foundation import L
+from fastcore.meta import delegates
+from .preprocess import SpectraSet, GalnbInputError
+from .training import InMemoryDL, reparametrize, galnb_learner, save_model, load_model
 
 # %% auto #0
-__all__ = ['InMemoryDL', 'SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'reparametrize', 'SpectralVAE', 'MaskedELBO',
-           'LossTerm', 'KLWarmup', 'NonFiniteLossError', 'StopOnNonFinite', 'CPUAutocast', 'SchedStaircase',
-           'BestModel', 'EarlyStop', 'spectral_learner', 'check_grid', 'encode', 'reconstruct', 'infill',
-           'reconstruction_mse', 'noise_floor', 'save_model', 'load_model', 'save_spectral_vae', 'load_spectral_vae']
+__all__ = ['SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'SpectralVAE', 'MaskedELBO', 'KLWarmup', 'SchedStaircase',
+           'spectral_learner', 'check_grid', 'encode', 'reconstruct', 'infill', 'reconstruction_mse', 'noise_floor',
+           'save_spectral_vae', 'load_spectral_vae']
 
 # %% ../nbs/01_spectral_vae.ipynb #0008
-class InMemoryDL(DataLoader):
-    "Base of galnb's DataLoaders over in-memory tensors: seeded shuffling of row indices, whole batches sliced at once."
-    def __init__(self, n, # rows in the tensors
-                 idx=None, bs=64, shuffle=False, drop_last=False, device=None, seed=None, **kwargs):
-        self.idx = torch.arange(n) if idx is None else torch.as_tensor(idx, dtype=torch.long)
-        self.seed = seed
-        self.gen = torch.Generator().manual_seed(0 if seed is None else seed)
-        super().__init__(dataset=range(len(self.idx)), bs=bs, shuffle=shuffle, drop_last=drop_last, device=device, **kwargs)
-        self.n_inp, self.last_idx = 1, None
-
-    def __len__(self):
-        n = len(self.idx)
-        return n//self.bs if self.drop_last else math.ceil(n/self.bs)
-
-    def batch(self, j): raise NotImplementedError(f"{type(self).__name__} must say how a batch is built from rows `j`")
-
-    def __iter__(self):
-        self.before_iter()
-        order = self.idx[torch.randperm(len(self.idx), generator=self.gen)] if self.shuffle else self.idx
-        for i in range(len(self)):
-            j = order[i*self.bs:(i + 1)*self.bs]
-            self.last_idx = j                                   # which rows are in the batch (for error messages)
-            b = self.batch(j)
-            if self.device is not None: b = to_device(b, self.device)
-            yield self.after_batch(b)
-        self.after_iter()
-
-    def _new_kwargs(self, kwargs, **extra):
-        "Constructor arguments of a copy with some changed (what fastai's `new` passes)."
-        kw = dict(idx=self.idx, bs=self.bs, shuffle=self.shuffle, drop_last=self.drop_last, device=self.device, seed=self.seed, **extra)
-        kw.update({k: v for k, v in kwargs.items() if k in kw})
-        return kw
-
 class SpectraDL(InMemoryDL):
     "A fastai DataLoader that slices whole batches of (x, x, mask, weight) out of in-memory tensors."
     def __init__(self, flux, mask, weight, idx=None, bs=64, shuffle=False, drop_last=False, device=None, seed=None, **kwargs):
@@ -106,10 +72,6 @@ def spectra_dls(sset:SpectraSet, # the spectra to train on
     return dls
 
 # %% ../nbs/01_spectral_vae.ipynb #0012
-def reparametrize(mu, logvar, training:bool):
-    "z = μ + σ·ε with ε ~ N(0, 1) in training (log σ² clamped to ±10), z = μ in evaluation."
-    return mu + torch.randn_like(mu)*torch.exp(0.5*logvar.clamp(-10, 10)) if training else mu
-
 def _block(n_in, n_out, p, act, act_first):
     layers = [nn.Linear(n_in, n_out)]
     layers += [act(), nn.BatchNorm1d(n_out)] if act_first else [nn.BatchNorm1d(n_out), act()]
@@ -163,19 +125,6 @@ class MaskedELBO:
         self.rec, self.kl = rec.mean(), kl.mean()
         return self.rec + self.beta*self.kl
 
-# %% ../nbs/01_spectral_vae.ipynb #0018
-class LossTerm(Metric):
-    "Batch-size weighted mean of one term ('rec' or 'kl') of the `MaskedELBO` over an epoch."
-    def __init__(self, term): self.term = term
-    def reset(self): self.total, self.count = 0., 0
-    def accumulate(self, learn):
-        bs = len(learn.xb[0])
-        self.total += getattr(learn.loss_func, self.term).item()*bs; self.count += bs
-    @property
-    def value(self): return self.total/self.count if self.count else None
-    @property
-    def name(self): return self.term
-
 # %% ../nbs/01_spectral_vae.ipynb #0020
 class KLWarmup(Callback):
     "Linearly raise the loss's β from 0 to `beta` over `epochs` epochs."
@@ -183,30 +132,6 @@ class KLWarmup(Callback):
     def __init__(self, epochs=5, beta=1.): self.epochs, self.beta = epochs, beta
     def before_batch(self):
         if self.training: self.learn.loss_func.beta = self.beta*min(1., self.learn.train_iter/max(1, self.epochs*self.n_iter))
-
-class NonFiniteLossError(RuntimeError):
-    "Training produced a NaN or infinite loss."
-
-class StopOnNonFinite(Callback):
-    "Stop training with a clear error naming the batch's rows when the loss is not finite."
-    order = 5
-    def __init__(self, what='spectra (SpectraSet rows)'): self.what = what   # how the batch's rows are called
-    def after_loss(self):
-        if not torch.isfinite(self.learn.loss).all():
-            idx = getattr(self.dl, 'last_idx', None)
-            ids = idx.tolist()[:10] if idx is not None else '?'
-            raise NonFiniteLossError(f"non-finite loss ({self.learn.loss.item()}) at epoch {self.epoch}, "
-                                     f"{'training' if self.training else 'validation'} batch {self.iter}; "
-                                     f"first {self.what} of the batch: {ids}")
-
-class CPUAutocast(Callback):
-    "bfloat16 autocast for the forward pass on the CPU; the loss is computed in float32."
-    order = 10
-    def before_batch(self):
-        self.ctx = torch.autocast('cpu', dtype=torch.bfloat16); self.ctx.__enter__()
-    def after_pred(self):
-        self.ctx.__exit__(None, None, None)
-        self.learn.pred = tuple(p.float() for p in self.learn.pred)
 
 # %% ../nbs/01_spectral_vae.ipynb #0022
 def SchedStaircase(start, # initial value
@@ -218,26 +143,7 @@ def SchedStaircase(start, # initial value
     return _sched
 
 # %% ../nbs/01_spectral_vae.ipynb #0025
-class _TrainedOnly:
-    "Mixin for fastai's trackers: `Learner.validate` fires fit and epoch events too; act only in a fit that trained."
-    def before_fit(self): self._trained = False; super().before_fit()
-    def before_train(self): self._trained = True
-    def after_epoch(self):
-        if getattr(self, '_trained', False): super().after_epoch()
-    def after_fit(self):
-        if getattr(self, '_trained', False): super().after_fit()
-
-class BestModel(_TrainedOnly, SaveModelCallback):
-    "`SaveModelCallback` (keep and restore the best epoch) that `Learner.validate` leaves alone."
-
-class EarlyStop(_TrainedOnly, EarlyStoppingCallback):
-    "`EarlyStoppingCallback` that `Learner.validate` leaves alone."
-
-class _ClipGrad(Callback):
-    order = 20
-    def __init__(self, max_norm): self.max_norm = max_norm
-    def before_step(self): nn.utils.clip_grad_norm_(self.learn.model.parameters(), self.max_norm)
-
+@delegates(galnb_learner, but='terms,rows,opt_func,monitor,fname')
 def spectral_learner(dls:SpectraDataLoaders, # from `spectra_dls`
                      k=16, widths=(512, 256, 128, 64), dropout=(0.2, 0.2, 0.2, 0.1), act='relu', act_first=False, # see `SpectralVAE`
                      beta=1., per_pixel=False, logvar_clamp=(-10., 10.), # see `MaskedELBO`
@@ -247,32 +153,21 @@ def spectral_learner(dls:SpectraDataLoaders, # from `spectra_dls`
                      true_l2=True, # True: classic L2 (the paper's); False: decoupled weight decay (AdamW)
                      clip=2., # gradient-norm clipping (None: off)
                      patience=50, # early-stopping patience in epochs (None: no early stopping)
-                     checkpoint=True, # keep the best validation model and restore it at the end
-                     cpu_bf16=False, # bfloat16 autocast when training on the CPU
-                     path=None, # where `models/` checkpoints go (default: a temporary folder)
-                     seed=None): # seed of the weight initialisation
+                     seed=None, # seed of the weight initialisation
+                     **kwargs): # more options of `galnb_learner`: checkpoint, cpu_bf16, path, cbs, …
     "A fastai `Learner` for the spectral VAE with the paper's training recipe."
     if seed is not None: torch.manual_seed(seed)
     model = SpectralVAE(len(dls.wave), k, widths, dropout, act, act_first,
                         grid=dict(dls.config.get('grid', {}), wave_first=float(dls.wave[0]), wave_last=float(dls.wave[-1])))
-    cbs = [StopOnNonFinite()]
-    if clip: cbs.append(_ClipGrad(clip))
-    if kl_warmup: cbs.append(KLWarmup(kl_warmup, beta))
-    if patience: cbs.append(EarlyStop(monitor='valid_rec', comp=np.less, patience=patience, reset_on_fit=True))
-    if checkpoint: cbs.append(BestModel(monitor='valid_rec', comp=np.less, fname='best_spectral_vae', with_opt=False, reset_on_fit=True))
-    if cpu_bf16 and dls.device is not None and torch.device(dls.device).type == 'cpu': cbs.append(CPUAutocast())
-    path = Path(tempfile.mkdtemp(prefix='galnb-')) if path is None else Path(path)
-    learn = Learner(dls, model, loss_func=MaskedELBO(0. if kl_warmup else beta, per_pixel, logvar_clamp),
-                    opt_func=partial(Adam, decouple_wd=not true_l2), lr=lr, wd=wd, metrics=[LossTerm('rec'), LossTerm('kl')],
-                    path=path, cbs=cbs)
-    learn.recorder.train_metrics = True
+    cbs = ([KLWarmup(kl_warmup, beta)] if kl_warmup else []) + list(L(kwargs.pop('cbs', None)))
+    learn = galnb_learner(dls, model, MaskedELBO(0. if kl_warmup else beta, per_pixel, logvar_clamp), terms=('rec', 'kl'),
+                          rows='spectra (SpectraSet rows)', clip=clip, patience=patience, monitor='valid_rec', fname='best_spectral_vae',
+                          opt_func=partial(Adam, decouple_wd=not true_l2), lr=lr, wd=wd, cbs=cbs, **kwargs)
     learn.galnb_config = dict(beta=beta, per_pixel=per_pixel, logvar_clamp=logvar_clamp, lr=lr, wd=wd, true_l2=true_l2,
                               weighting=dls.weighting, preprocessing=dls.config)
     return learn
 
 # %% ../nbs/01_spectral_vae.ipynb #0026
-from fastcore.basics import patch
-
 @patch
 def fit_paper(self:Learner, n_epoch, # epochs (early stopping usually ends training sooner)
               lr=None, # initial learning rate (default: the Learner's)
@@ -335,77 +230,7 @@ def noise_floor(sset:SpectraSet):
     var = np.where(sset.mask & (sset.weight > 0), 1/np.where(sset.weight > 0, sset.weight, 1), 0.)
     return var.sum(1)/np.maximum((sset.mask & (sset.weight > 0)).sum(1), 1)
 
-# %% ../nbs/01_spectral_vae.ipynb #0040
-def save_model(model:nn.Module, path, # base path: writes `path.pth` and `path.json`
-               kind:str, # model type recorded in the JSON (checked on loading)
-               overwrite=False, **extra): # more JSON-able metadata to keep beside the weights
-    "Save a galnb model as a plain `state_dict` plus a JSON file with its type, constructor arguments and `extra`."
-    pth, js = Path(path).with_suffix('.pth'), Path(path).with_suffix('.json')
-    if not overwrite and (old := next((p for p in (pth, js) if p.exists()), None)):
-        raise FileExistsError(f"{old} already exists; galnb does not overwrite files unless asked (overwrite=True)")
-    try: text = json.dumps(dict(galnb_model=kind, config=model.config, **extra), indent=1)
-    except (TypeError, ValueError) as e: raise GalnbInputError(f"{js}: the model's description cannot be written as JSON ({e})") from e
-    atomic_write(pth, lambda p: torch.save(model.state_dict(), p), overwrite)
-    atomic_write(js, lambda p: p.write_text(text), overwrite)
-    return pth, js
-
-# %% ../nbs/01_spectral_vae.ipynb #702228c2
-def _few(names, n=3): return ', '.join(map(str, names[:n])) + (f' … ({len(names)} in all)' if len(names) > n else '')
-
-def _why(e):
-    "An exception as 'Type: first sentence of its message'."
-    msg = str(e).strip().split('\n')[0].split('. ')[0]
-    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
-
-def _read_weights(pth:Path, map_location):
-    "The state_dict saved in `pth`, or a `GalnbInputError` saying why the file is not one."
-    if not pth.is_file(): raise GalnbInputError(f"{pth}: no such file (the weights that belong with {pth.with_suffix('.json').name})")
-    try: sd = torch.load(pth, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        if g := re.search(r'GLOBAL ([\w.]+)', str(e)):                  # weights_only refused to import a class or function
-            raise GalnbInputError(f"{pth}: refused: not a plain tensor state_dict (it contains Python objects, e.g. {g[1]}; "
-                                  "galnb loads weights only)") from e
-        raise GalnbInputError(f"{pth}: not a PyTorch weights file (corrupt, truncated or another format)") from e
-    except (RuntimeError, EOFError, OSError, KeyError, ValueError) as e:   # what torch's readers raise on a damaged file
-        raise GalnbInputError(f"{pth}: cannot read it as PyTorch weights, truncated or corrupt? ({_why(e)})") from e
-    if not isinstance(sd, dict): raise GalnbInputError(f"{pth}: not a state_dict (it holds a {type(sd).__name__}, not a dict of tensors)")
-    bad = [repr(k) for k, v in sd.items() if not (isinstance(k, str) and isinstance(v, torch.Tensor))]
-    if bad: raise GalnbInputError(f"{pth}: not a state_dict of named tensors (not a tensor: {_few(bad)})")
-    return sd
-
-# %% ../nbs/01_spectral_vae.ipynb #94f553cc
-def _state_dict_mismatch(saved:dict, model:nn.Module):
-    "How the `saved` weights differ from `model`'s, in a few words; '' when names and shapes match."
-    want = model.state_dict()
-    missing, extra = [k for k in want if k not in saved], [k for k in saved if k not in want]
-    shape = [f"{k} (saved {list(saved[k].shape)}, model {list(v.shape)})" for k, v in want.items() if k in saved and saved[k].shape != v.shape]
-    return '; '.join(f"{what} {_few(names)}" for what, names in
-                     (('missing keys', missing), ('unexpected keys', extra), ('shape mismatch for', shape)) if names)
-
-def _build(cls, meta:dict, js:Path):
-    "The model `meta['config']` describes, or a `GalnbInputError` naming the JSON file."
-    cfg = meta.get('config')
-    if not isinstance(cfg, dict): raise GalnbInputError(f"{js}: no 'config' (the model's constructor arguments)")
-    try: inspect.signature(cls).bind(**cfg)
-    except TypeError as e: raise GalnbInputError(f"{js}: its config does not fit {cls.__name__} ({e})") from e
-    try: return cls(**cfg)
-    except (TypeError, ValueError) as e: raise GalnbInputError(f"{js}: its config does not build a {cls.__name__} ({_why(e)})") from e
-
 # %% ../nbs/01_spectral_vae.ipynb #51b0f7d3
-def load_model(path, kind:str, cls, # base path, the expected type, and the model class to build
-               map_location='cpu'): # where the weights go, as for `torch.load`
-    "Load a model saved by `save_model`: returns (model in eval mode, metadata dict); a bad file raises `GalnbInputError`."
-    pth, js = Path(path).with_suffix('.pth'), Path(path).with_suffix('.json')
-    if not js.is_file(): raise GalnbInputError(f"{js}: no such file (a saved galnb model is a .pth file with a .json beside it)")
-    try: meta = json.loads(js.read_text())
-    except (OSError, ValueError) as e: raise GalnbInputError(f"{js}: cannot read model description ({e})") from e
-    found = meta.get('galnb_model') if isinstance(meta, dict) else type(meta).__name__
-    if found != kind: raise GalnbInputError(f"{path}: not a galnb {kind} (found {found!r})")
-    model, sd = _build(cls, meta, js), _read_weights(pth, map_location)
-    if bad := _state_dict_mismatch(sd, model): raise GalnbInputError(f"{pth} does not match {js.name}: {bad}")
-    model.load_state_dict(sd)
-    return model.eval(), meta
-
 def save_spectral_vae(model:SpectralVAE, path, # base path: writes `path.pth` and `path.json`
                       preprocessing=None, # the SpectraSet config (or any JSON-able dict) to keep with the model
                       overwrite=False):
