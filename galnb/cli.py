@@ -16,8 +16,8 @@ from .preprocess import GalnbInputError
 # %% auto #0
 __all__ = ['RUN_MARKER', 'REPORT_CSS', 'PAPERS', 'PAPER_SPECTRA', 'PROPERTY_LABELS', 'DEMO_SETTINGS', 'DEMO_MINIMA',
            'MOCK_CAVEATS', 'run_marker', 'check_replaceable', 'RunLock', 'RunDir', 'Report', 'spectra_arm',
-           'images_arm', 'describe_run', 'stage_times', 'demo', 'check_settings', 'input_files', 'match_rows',
-           'numeric_column', 'spectra_command', 'images_command', 'bench', 'main', 'console']
+           'anomaly_gallery', 'images_arm', 'describe_run', 'stage_times', 'demo', 'check_settings', 'input_files',
+           'match_rows', 'numeric_column', 'spectra_command', 'images_command', 'bench', 'main', 'console']
 
 # %% ../nbs/07_cli.ipynb #5ecb3cb6
 RUN_MARKER = '.galnb-run.json'   # in every run folder galnb writes: what made it and which files are its own
@@ -347,6 +347,30 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
         log(f"[spectra] adjusted Rand index vs the true populations: {m['ari_vs_truth']:.2f}")
     return m
 
+# %% ../nbs/07_cli.ipynb #40fd0aa4
+def anomaly_gallery(model, iset, # the physics CVAE and its preprocessed images
+                    rows, notes, # the candidates' rows in `iset`, most unusual first, and a sentence on each
+                    n=8): # how many to show
+    "A figure: for each candidate its preprocessed cutout, the CVAE's reconstruction from μ and the residual, with the explanation."
+    import matplotlib.pyplot as plt, textwrap, torch
+    rows = np.asarray(rows)[:n]
+    dev = next(model.parameters()).device
+    x = torch.as_tensor(np.asarray(iset.images)[rows], dtype=torch.float32, device=dev)
+    model.eval()
+    with torch.inference_mode(): rec = model.decode(model.encode(x)[0]).float().cpu().numpy()
+    x = x.cpu().numpy()
+    rgb = lambda a: np.clip(a[:, ::-1].transpose(0, 2, 3, 1), 0, 1)          # z, r, g → red, green, blue
+    res = np.abs(x - rec).sum(1)
+    fig, axs = plt.subplots(3, len(rows), figsize=(1.5*len(rows), 5.2), squeeze=False)
+    for j in range(len(rows)):
+        axs[0, j].imshow(rgb(x)[j], origin='lower'); axs[1, j].imshow(rgb(rec)[j], origin='lower')
+        axs[2, j].imshow(res[j], origin='lower', cmap='magma', vmin=0, vmax=float(np.percentile(res, 99.5)))
+        axs[0, j].set_title(f'#{j + 1}', fontsize=8); axs[2, j].set_xlabel(textwrap.fill(str(notes[j]), 24), fontsize=5.5)
+    for a in axs.flat: a.set(xticks=[], yticks=[])
+    for r, name in enumerate(('cutout', 'reconstruction', '|residual|')): axs[r, 0].set_ylabel(name, fontsize=8)
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/07_cli.ipynb #0011
 PROPERTY_LABELS = {'redshift': 'z', 'log_mass': 'log M★ [M☉]', 'log_sfr': 'log SFR [M☉/yr]'}   # axis labels with units
 
@@ -449,6 +473,9 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
                  note=(f"The column {known!r} is the class the input table gives (on the mock, the truth); the ranking did not see it. " if label_column else '') +
                       ("Precision@k, the share of known anomalies among the k most unusual: " + ', '.join(f"{float(v):.2f} at k = {k}" for k, v in prec.items()) +
                        f", against {base:.3f} for a random ranking." if prec else ''))
+    report.figure(anomaly_gallery(model, iset, top, np.asarray(at['explanation'])), folder/'fig_anomalies.png',
+                  'The most unusual galaxies: preprocessed cutout (z, r, g as red, green, blue), its reconstruction by the physics CVAE, '
+                  'and the absolute residual summed over the bands, with the explanation from their properties')
     log(f"[images] anomaly candidates: top {len(at)} written" + (f"; precision@10 of the unsupervised ranking {m['unsupervised_precision_at_k'].get('10', float('nan')):.2f}" if label_column else ''))
     m['seconds'] = round(time.time() - t0, 1)
     return m
