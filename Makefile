@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.galnb-installed
 NB_WORKERS ?= 2
 
-.PHONY: help install demo test test-slow test-cuda check-sync readme check-readme docs-proc docs lab clean
+.PHONY: help install demo test test-slow test-cuda check-sync readme check-readme docs-proc docs lab outputs clean
 
 help:
 	@echo "make demo       run galnb's main job on the embedded mock survey"
@@ -15,6 +15,7 @@ help:
 	@echo "make lab        JupyterLab on nbs/ with the .venv Python as the galnb kernel"
 	@echo "make docs       process the notebooks for the docs; build the site when Quarto is installed"
 	@echo "make readme     regenerate README.md from nbs/index.ipynb"
+	@echo "make outputs    execute the notebooks (fast path) and store their figures and tables in them"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,8 +72,16 @@ test-slow: check-sync check-readme
 test-cuda: install
 	$(BIN)/nbdev_test --n_workers 1 --flags "slow cuda" --do_print
 
+# Stored outputs are what GitHub and the docs site show; nbdev_clean keeps them and strips volatile metadata.
+NOTEBOOKS ?= $(sort $(wildcard nbs/[0-9]*.ipynb))
+outputs: install
+	$(BIN)/python tools/run_notebooks.py $(NOTEBOOKS)
+	$(BIN)/nbdev_clean
+
+# The notebooks select the kernel named galnb; nbdev's Jupyter hook cleans a notebook on every save (jupyter_hooks).
 lab: install
-	$(BIN)/python -m ipykernel install --sys-prefix --name galnb --display-name "Python (galnb .venv)"
+	$(BIN)/python -m ipykernel install --sys-prefix --name galnb --display-name galnb
+	$(BIN)/nbdev_install_hooks
 	cd nbs && ../$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
 clean:
