@@ -111,23 +111,61 @@ class Spectrum:
         return f.to(unit, eq), e.to(unit, eq)
 
 # %% ../nbs/00_preprocess.ipynb #0015
-def _as_unit(unit, what, name):
-    if isinstance(unit, u.UnitBase): return unit
-    try: return u.Unit(unit)
-    except (ValueError, TypeError) as e:
-        raise GalnbInputError(f"{name}: unknown {what} unit {unit!r}") from e
+_UNIT_ALIASES = {'nanomaggies': 'nanomaggy', 'maggies': 'maggy'}   # spellings in the wild astropy does not parse
+_FLUX_TARGETS = (u.Jy, u.erg/u.s/u.cm**2/u.AA, u.photon/u.s/u.cm**2/u.Hz, u.photon/u.s/u.cm**2/u.AA)
+_AB = [(u.mgy, u.Jy, lambda x: 3631.*x, lambda x: x/3631.)]           # maggies are f_ν on the AB scale: 1 maggy = 3631 Jy
 
-def _to_angstrom(wave, unit, name):
-    unit = _as_unit(unit, 'wavelength', name)
-    if unit.physical_type != 'length':
-        raise GalnbInputError(f"{name}: wavelength unit {unit} is not a length")
+def _shown(unit):
+    "A unit for a message: as the user wrote it where it was a string."
+    return repr(unit.name if isinstance(unit, u.UnrecognizedUnit) else unit if isinstance(unit, str) else str(unit))
+
+def _as_unit(unit, name, what):
+    "`unit` (a unit or a string) as an astropy unit, or a GalnbInputError naming `name` and `what` carries it."
+    if isinstance(unit, u.UnrecognizedUnit): unit = unit.name         # astropy's FITS reader knows fewer units than its parser
+    shown = _shown(unit)
+    if isinstance(unit, str):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', u.UnitsWarning)       # e.g. "multiple slashes": common, and harmless
+                unit = u.Unit(_UNIT_ALIASES.get(unit.strip(), unit.strip()), parse_strict='raise')
+        except (ValueError, TypeError) as e:
+            raise GalnbInputError(f"{name}: {what} has unit {shown}, which astropy does not recognise") from e
+    if not isinstance(unit, (u.UnitBase, u.FunctionUnitBase)):
+        raise GalnbInputError(f"{name}: {what} has unit {unit!r} of type {type(unit).__name__}, not a unit")
+    return unit
+
+def _is_flux_density(unit):
+    "Is `unit` a spectral flux density: f_ν or f_λ, in energy or photons (maggies count as f_ν)?"
+    return not isinstance(unit, u.FunctionUnitBase) and any(unit.is_equivalent(t, _AB) for t in _FLUX_TARGETS)
+
+# %% ../nbs/00_preprocess.ipynb #bf6e74ab
+def _float_array(x, name, what):
+    "`x` as a float64 masked array (NaN/inf masked), or a GalnbInputError saying it is not numbers."
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', np.exceptions.ComplexWarning)
+            return np.ma.masked_invalid(np.ma.asarray(x, dtype=np.float64))
+    except (ValueError, TypeError, np.exceptions.ComplexWarning) as e:
+        raise GalnbInputError(f"{name}: {what} must be real numbers ({type(e).__name__}: {e})") from e
+
+def _to_angstrom(wave, unit, name, what='wavelength'):
+    shown, unit = _shown(unit), _as_unit(unit, name, what)
+    if isinstance(unit, u.FunctionUnitBase) or unit.physical_type != 'length':
+        raise GalnbInputError(f"{name}: {what} has unit {shown}, which is not a length")
     return (np.asarray(wave, np.float64)*unit).to_value(u.AA)
 
-def _to_ujy(x, unit, wave_aa, name):
-    unit = _as_unit(unit, 'flux', name)
-    try: return (np.asarray(x, np.float64)*unit).to_value(u.uJy, u.spectral_density(wave_aa*u.AA))
-    except u.UnitConversionError as e:
-        raise GalnbInputError(f"{name}: flux unit {unit} is not a spectral flux density") from e
+def _to_ujy(x, unit, wave_aa, name, what='flux'):
+    "Flux density values `x` in `unit` → µJy at wavelengths `wave_aa` (same shape as `x`)."
+    shown, unit = _shown(unit), _as_unit(unit, name, what)
+    if isinstance(unit, u.FunctionUnitBase):
+        raise GalnbInputError(f"{name}: {what} has unit {shown}, a magnitude, not a spectral flux density; convert it to a flux first")
+    if not _is_flux_density(unit):
+        raise GalnbInputError(f"{name}: {what} has unit {shown}, which is not a spectral flux density (f_ν or f_λ)")
+    try:
+        with np.errstate(over='ignore', invalid='ignore'):         # overflow → inf → an invalid pixel, like NaN
+            return (np.asarray(x, np.float64)*unit).to_value(u.uJy, u.spectral_density(wave_aa*u.AA) + _AB)
+    except (u.UnitsError, ValueError, TypeError) as e:
+        raise GalnbInputError(f"{name}: {what} in {shown} cannot be converted to µJy ({e})") from e
 
 def _robust_err(flux, ok):
     "A uniform 1σ error from the scatter of neighbouring valid pixels (for inputs that come without errors)."
@@ -136,64 +174,72 @@ def _robust_err(flux, ok):
     return 1.4826*np.median(np.abs(np.diff(f) - np.median(np.diff(f))))/np.sqrt(2)
 
 # %% ../nbs/00_preprocess.ipynb #0016
-def spectrum_from_arrays(wave, # observed wavelength (array or Quantity)
-                         flux, # flux density (array or Quantity), f_ν or f_λ
-                         err=None, # 1σ error in the flux unit; None: estimated from the pixel-to-pixel scatter
-                         wave_unit='um', # unit of `wave` when it is a plain array
-                         flux_unit='uJy', # unit of `flux`/`err` when they are plain arrays
-                         mask=None, # optional bool array, True where a pixel is BAD (numpy.ma convention)
-                         id='', file='', meta=None):
-    "A `Spectrum` from plain arrays or Quantities, converting units to Å and µJy."
-    name = id or file or 'spectrum'
-    if isinstance(wave, u.Quantity): wave, wave_unit = wave.value, wave.unit
-    if isinstance(flux, u.Quantity): flux, flux_unit = flux.value, flux.unit
-    if isinstance(err, u.Quantity): err = err.to_value(_as_unit(flux_unit, 'flux', name), u.spectral_density(wave*_as_unit(wave_unit, 'wavelength', name)))
-    wave_aa = _to_angstrom(np.ma.getdata(wave), wave_unit, name)
-    flux_m = np.ma.masked_invalid(np.ma.asarray(flux, dtype=np.float64))
-    if wave_aa.ndim != 1 or flux_m.shape != wave_aa.shape:
-        raise GalnbInputError(f"{name}: wave and flux must be 1-d arrays of one length, got {wave_aa.shape} and {flux_m.shape}")
-    if len(wave_aa) < 2 or not np.all(np.diff(wave_aa) > 0):
-        raise GalnbInputError(f"{name}: wavelengths must be finite and strictly increasing")
-    fl = _to_ujy(np.ma.getdata(flux_m), flux_unit, wave_aa, name)
-    ok = ~np.ma.getmaskarray(flux_m) & np.isfinite(fl)
+def _spectrum(wave, flux, err, wave_unit, flux_unit, err_unit, mask, id, file, meta, what=('wavelength', 'flux', 'err')):
+    "The work of `spectrum_from_arrays` and `spectrum_from_table`; `what` names the three inputs in error messages."
+    name = str(file or id or 'spectrum')
+    w = _float_array(wave, name, what[0])
+    f = _float_array(flux, name, what[1])
+    if w.ndim != 1 or f.shape != w.shape:
+        raise GalnbInputError(f"{name}: {what[0]} and {what[1]} must be 1-d arrays of one length, got {w.shape} and {f.shape}")
+    wave_aa = _to_angstrom(np.ma.filled(w, np.nan), wave_unit, name, what[0])
+    if len(wave_aa) < 2 or not (np.isfinite(wave_aa).all() and (wave_aa > 0).all() and (np.diff(wave_aa) > 0).all()):
+        raise GalnbInputError(f"{name}: {what[0]} must be at least 2 finite, positive, strictly increasing values")
+    fl = _to_ujy(np.ma.getdata(f), flux_unit, wave_aa, name, what[1])
+    ok = ~np.ma.getmaskarray(f) & np.isfinite(fl)
     meta = dict(meta or {})
     if err is None:
         er = np.full_like(fl, _robust_err(fl, ok))
         meta['err_estimated'] = True
     else:
-        err_m = np.ma.masked_invalid(np.ma.asarray(err, dtype=np.float64))
-        if err_m.shape != wave_aa.shape: raise GalnbInputError(f"{name}: err has shape {err_m.shape}, flux {wave_aa.shape}")
-        er = _to_ujy(np.ma.getdata(err_m), flux_unit, wave_aa, name)
-        ok &= ~np.ma.getmaskarray(err_m)
+        e = _float_array(err, name, what[2])
+        if e.shape != wave_aa.shape: raise GalnbInputError(f"{name}: {what[2]} has shape {e.shape}, {what[1]} {wave_aa.shape}")
+        er = _to_ujy(np.ma.getdata(e), err_unit, wave_aa, name, what[2])
+        ok &= ~np.ma.getmaskarray(e)
     ok &= np.isfinite(er) & (er > 0)
-    if mask is not None: ok &= ~np.asarray(mask, bool)
+    if mask is not None:
+        m = np.asarray(mask)
+        if m.shape != wave_aa.shape: raise GalnbInputError(f"{name}: mask has shape {m.shape}, {what[1]} {wave_aa.shape}")
+        ok &= ~m.astype(bool)
     return Spectrum(wave_aa, fl, er, ok, id=str(id), file=str(file), meta=meta)
+
+# %% ../nbs/00_preprocess.ipynb #483e6362
+def spectrum_from_arrays(wave, # observed wavelength (array or Quantity)
+                         flux, # flux density (array or Quantity), f_ν or f_λ
+                         err=None, # 1σ error (array, in the flux unit, or Quantity); None: estimated from the pixel-to-pixel scatter
+                         wave_unit='um', # unit of `wave` when it is a plain array
+                         flux_unit='uJy', # unit of `flux`/`err` when they are plain arrays
+                         mask=None, # optional bool array, True where a pixel is BAD (numpy.ma convention)
+                         id='', file='', meta=None):
+    "A `Spectrum` from plain arrays or Quantities, converting units to Å and µJy."
+    if isinstance(wave, u.Quantity): wave, wave_unit = wave.value, wave.unit
+    if isinstance(flux, u.Quantity): flux, flux_unit = flux.value, flux.unit
+    err_unit = flux_unit
+    if isinstance(err, u.Quantity): err, err_unit = err.value, err.unit
+    return _spectrum(wave, flux, err, wave_unit, flux_unit, err_unit, mask, id, file, meta)
 
 # %% ../nbs/00_preprocess.ipynb #0019
 def spectrum_from_table(t, # astropy Table (or anything Table() accepts)
-                        wave='wave', flux='flux', err='err', # column names
-                        wave_unit='um', flux_unit='uJy', # used only for columns without units
+                        wave='wave', flux='flux', err='err', # column names (`err=None`: no error column)
+                        wave_unit='um', flux_unit='uJy', # for columns without units (an `err` column without one shares `flux`'s)
                         id='', file=''):
     "A `Spectrum` from table columns, honouring their units and masks."
-    t = t if isinstance(t, Table) else Table(t)
-    name = id or file or 'table'
+    name = str(file or id or 'table')
+    try: t = t if isinstance(t, Table) else Table(t)
+    except Exception as e: raise GalnbInputError(f"{name}: cannot make a table of {type(t).__name__} ({e})") from e
     missing = [c for c in (wave, flux) + ((err,) if err else ()) if c not in t.colnames]
     if missing: raise GalnbInputError(f"{name}: missing column(s) {missing}; columns are {t.colnames}")
-    col = lambda c, unit: (np.ma.asarray(t[c]), t[c].unit or unit)
-    w, wu = col(wave, wave_unit); f, fu = col(flux, flux_unit)
-    e = None
-    if err:
-        e, eu = col(err, flux_unit)
-        if u.Unit(eu) != u.Unit(fu): e = np.ma.asarray(_to_ujy(e, eu, _to_angstrom(w, wu, name), name)); e = (e*u.uJy).to_value(u.Unit(fu), u.spectral_density(_to_angstrom(w, wu, name)*u.AA))
+    unit = lambda c, default: default if t[c].unit is None else t[c].unit
+    fu = unit(flux, flux_unit)
     meta = {k: v for k, v in t.meta.items() if isinstance(v, (str, int, float, bool))}
-    return spectrum_from_arrays(w, f, e, wave_unit=wu, flux_unit=fu, id=id, file=file, meta=meta)
+    return _spectrum(t[wave], t[flux], t[err] if err else None, unit(wave, wave_unit), fu, unit(err, fu) if err else None,
+                     None, id, file, meta, what=(f'column {wave!r}', f'column {flux!r}', f'column {err!r}'))
 
 # %% ../nbs/00_preprocess.ipynb #0020
 def spectrum_from_specutils(spec, # a specutils `Spectrum` (or `Spectrum1D`) with one flux axis
                             id='', file=''):
     "A `Spectrum` from a specutils spectrum: its spectral axis, flux, uncertainty and mask."
     from astropy.nddata import StdDevUncertainty, VarianceUncertainty, InverseVariance
-    name = id or file or 'specutils spectrum'
+    name = str(file or id or 'specutils spectrum')
     if spec.flux.ndim != 1: raise GalnbInputError(f"{name}: only 1-d spectra are supported, flux has shape {spec.flux.shape}")
     unc, err = spec.uncertainty, None
     if unc is not None:
@@ -228,7 +274,9 @@ def read_dja_spectrum(path # a DJA msaexp `*.spec.fits` file
         with hl:
             names = [h.name for h in hl]
             if 'SPEC1D' not in names: raise GalnbInputError(f"{path}: no SPEC1D extension (found {names}); is this a DJA msaexp spectrum?")
-            t = Table.read(hl['SPEC1D'])
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', u.UnitsWarning)   # an unknown TUNIT: the unit check below names the column
+                t = Table.read(hl['SPEC1D'])
             hdr = dict(hl[0].header)
     except GalnbInputError: raise
     except Exception as e:   # astropy raises OSError, ValueError, TypeError, IndexError for damaged files
@@ -347,7 +395,8 @@ def rebin_flux(wave, # (L,) or (N, L) input pixel centres, increasing along each
                valid=None, # (N, L) bool, True for usable pixels (NaN/inf and err ≤ 0 are never usable)
                wave_edges=None, # (L+1,) or (N, L+1) explicit input pixel edges instead of midpoints
                min_coverage=1., # fraction of an output bin valid pixels must cover for it to be valid
-               n_threads=None): # threads working on spectra in parallel; default: all cores
+               n_threads=None, # threads working on spectra in parallel; default: all cores
+               scale=None): # (N,) factor on each spectrum's input wavelengths, e.g. 1/(1+z) for observed ones
     "Flux-conserving resampling of a batch of spectra onto common bin `edges`, carrying the mask and errors."
     flux = np.atleast_2d(np.asarray(flux, np.float64)); n, L = flux.shape
     win = pixel_edges(wave) if wave_edges is None else np.asarray(wave_edges, np.float64)
@@ -356,7 +405,12 @@ def rebin_flux(wave, # (L,) or (N, L) input pixel centres, increasing along each
     if not np.all(np.diff(win, axis=-1) > 0): raise GalnbInputError("rebin_flux: input wavelengths must increase along each spectrum")
     eout = np.asarray(edges, np.float64)
     if eout.ndim != 1 or len(eout) < 2 or not np.all(np.diff(eout) > 0): raise GalnbInputError("rebin_flux: output edges must be 1-d and increasing")
-    if win.ndim == 1: win1, inv = win[None], np.ones(n)
+    if scale is not None:                     # each spectrum's own edges × its own factor: the same numbers in any batch
+        inv = np.asarray(scale, np.float64).ravel()
+        if inv.shape != (n,) or not (np.isfinite(inv).all() and (inv > 0).all()):
+            raise GalnbInputError(f"rebin_flux: scale must be {n} finite positive factors, got shape {inv.shape}")
+        win1 = win[None] if win.ndim == 1 else win
+    elif win.ndim == 1: win1, inv = win[None], np.ones(n)
     else:
         s = win[:, :1]/win[:1, :1]            # one grid rescaled (the rest frame of a common observed grid)?
         win1, inv = (win[:1], s[:, 0]) if np.allclose(win, s*win[:1], rtol=1e-12, atol=0) else (win, np.ones(n))
@@ -384,6 +438,7 @@ class SpecFlag(IntFlag):
     NORM_FAILED = 2       # no usable window: not normalised (left out of a SpectraSet)
     ERR_ESTIMATED = 4     # input had no errors: uniform error estimated from the pixel scatter
     LOW_COVERAGE = 8      # fewer than 20 % of the grid's bins are valid
+    EXTREME_VALUES = 16   # bins whose normalised flux or weight overflow (absurd inputs) were masked
 
 # %% ../nbs/00_preprocess.ipynb #0050
 def normalize_at(wave, # (M,) bin centres [Å]
@@ -407,7 +462,7 @@ def normalize_at(wave, # (M,) bin centres [Å]
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)    # all-NaN rows: handled by `frac` below
             level = np.nanmedian(f, axis=1)
-        sw = np.where(v, ivar[:, sel], 0.).sum(1)
+        sw = np.cumsum(np.where(v, ivar[:, sel], 0.), axis=1)[:, -1]   # sequential: a row's sum is the same bits in any batch
         err = np.sqrt(np.pi/2)/np.sqrt(np.where(sw > 0, sw, np.nan))
         s = level/err
         good = todo & (frac >= min_frac) & (level > 0) & (s >= min_snr)
@@ -461,7 +516,7 @@ class SpectraSet:
     def __len__(self): return len(self.flux)
     def __repr__(self):
         return (f"SpectraSet({len(self)} spectra × {len(self.wave)} bins, {self.wave[0]:.0f}–{self.wave[-1]:.0f} Å, "
-                f"{self.mask.mean():.0%} valid, {len(self.rejected)} rejected)")
+                f"{self.mask.mean() if self.mask.size else 0:.0%} valid, {len(self.rejected)} rejected)")
 
     @property
     def good(self):
@@ -491,32 +546,168 @@ class SpectraSet:
 
 # %% ../nbs/00_preprocess.ipynb #0058
 def _stack(spectra):
-    "Observed spectra → (wave (L,) or (N, L), flux, err, valid (N, L)); ragged inputs padded with invalid pixels."
-    L = max(len(s) for s in spectra)
-    def pad(x, fill): return np.concatenate([x, np.full(L - len(x), fill)])
-    def pad_wave(w):    # extend with the last pixel step so wavelengths keep increasing
-        return np.concatenate([w, w[-1] + (w[-1] - w[-2])*np.arange(1, L - len(w) + 1)])
-    waves = [s.wave if len(s) == L else pad_wave(s.wave) for s in spectra]
-    common = all(len(w) == len(waves[0]) and np.array_equal(w, waves[0]) for w in waves)
-    wave = waves[0] if common else np.stack(waves)
-    flux = np.stack([pad(np.where(s.valid, s.flux, 0.), 0.) for s in spectra])
-    err = np.stack([pad(np.where(s.valid, s.err, 1.), 1.) for s in spectra])
-    valid = np.stack([pad(s.valid, False) for s in spectra])
-    return wave, flux, err, valid
+    "Observed spectra → (wave, pixel edges, lengths (N,), flux, err, valid (N, L)); wave (L,) and edges (L+1,) when all share one grid."
+    n = np.array([len(s.wave) for s in spectra]); N, L = len(spectra), int(n.max())
+    w0, rows = spectra[0].wave, np.arange(N)[:, None]
+    has = np.arange(L) < n[:, None]
+    if all(len(s.wave) == L and (s.wave is w0 or np.array_equal(s.wave, w0)) for s in spectra):
+        wave = np.asarray(w0, np.float64); edges = pixel_edges(wave)
+    else:   # a row per spectrum: its own edges, as if it were alone, then invalid pixels 2⁻²⁰ apart (relative) beyond them
+        wave = np.ones((N, L)); wave[has] = np.concatenate([s.wave for s in spectra])
+        wave[~has] = 0.; w1 = wave[rows[:, 0], n - 1][:, None]; w2 = wave[rows[:, 0], n - 2][:, None]
+        edges = np.empty((N, L + 1))
+        edges[:, :-1] = np.where(has, pixel_edges(np.where(has, wave, w1))[:, :-1], 0.)
+        last = 1.5*w1 - 0.5*w2                                      # the outer edge `pixel_edges` gives it alone
+        k = np.arange(L + 1) - n[:, None]
+        edges = np.where(k >= 0, last*(1 + k*2.**-20), edges)
+        wave = np.where(has, wave, 0.5*(edges[:, :-1] + edges[:, 1:]))
+    flux, err, valid = np.zeros((N, L)), np.ones((N, L)), np.zeros((N, L), bool)
+    valid[has] = np.concatenate([np.asarray(s.valid, bool) for s in spectra])
+    flux[has] = np.concatenate([s.flux for s in spectra]); err[has] = np.concatenate([s.err for s in spectra])
+    flux[~valid], err[~valid] = 0., 1.
+    return wave, edges, n, flux, err, valid
 
 # %% ../nbs/00_preprocess.ipynb #0060
-def _independent_fraction(w_obs, z, edges):
-    "Per spectrum and bin: bin width / rest-frame pixel width, capped at 1."
-    wave, bw = grid_centers(edges), np.diff(edges)
-    zp1 = (1 + np.asarray(z, np.float64))[:, None]
-    if np.ndim(w_obs) == 1:     # a common observed grid: its local pixel width, looked up at each bin
-        d_rest = np.interp(wave[None]*zp1, w_obs, np.gradient(w_obs))/zp1
-    else:                       # per-spectrum grids: each one's median resolution element Δλ/λ
-        d_rest = wave[None]*np.median(np.gradient(w_obs, axis=1)/w_obs, axis=1)[:, None]
-    return np.minimum(1., bw[None]/d_rest)
+@numba.njit(parallel=True, cache=True)
+def _pixel_width_kernel(w_obs, npx, zp1, centres, out):
+    "out[n, b]: the local pixel width of spectrum n's own grid (first npx[n] pixels) at rest wavelength centres[b], in the rest frame."
+    stride = 0 if w_obs.shape[0] == 1 else 1
+    for n in numba.prange(out.shape[0]):
+        w, L, s = w_obs[n*stride], npx[n], zp1[n]
+        j = 0
+        for b in range(centres.shape[0]):
+            x = centres[b]*s                                          # the bin centre in the observed frame
+            while j < L - 2 and w[j + 1] <= x: j += 1
+            # np.gradient of the grid at pixels j and j+1 (one-sided at the ends), interpolated like np.interp
+            g0 = w[1] - w[0] if j == 0 else 0.5*(w[j + 1] - w[j - 1])
+            g1 = w[L - 1] - w[L - 2] if j + 1 == L - 1 else 0.5*(w[j + 2] - w[j])
+            if x <= w[0]: g = g0
+            elif x >= w[L - 1]: g = g1
+            else: g = g0 + (g1 - g0)/(w[j + 1] - w[j])*(x - w[j])
+            out[n, b] = g/s
+
+# %% ../nbs/00_preprocess.ipynb #6d6ddefa
+def _independent_fraction(w_obs, # (L,) common or (N, L) per-spectrum observed pixel centres [Å]
+                          npx, # (N,) pixels of each spectrum (the rest of its row is padding)
+                          z, # (N,) redshifts
+                          edges): # (M+1,) rest-frame grid edges
+    "Per spectrum and bin: bin width / the spectrum's own local rest-frame pixel width there, capped at 1."
+    centres, bw = grid_centers(edges), np.diff(edges)
+    w = np.ascontiguousarray(np.atleast_2d(np.asarray(w_obs, np.float64)))
+    zp1 = np.ascontiguousarray(1 + np.asarray(z, np.float64).ravel())
+    d_rest = np.empty((len(zp1), len(centres)))
+    if len(zp1): _pixel_width_kernel(w, np.ascontiguousarray(npx, np.int64), zp1, centres, d_rest)
+    with np.errstate(divide='ignore', invalid='ignore'): return np.minimum(1., bw[None]/d_rest)
 
 # %% ../nbs/00_preprocess.ipynb #0061
-def preprocess_spectra(spectra, # `Spectrum` objects, or DJA file paths
+def _stand_in(id, file, z=np.nan):
+    "An empty two-pixel spectrum holding the place of one that cannot be used, so that it gets a row in `rejected`."
+    return Spectrum(np.array([1., 2.]), np.zeros(2), np.ones(2), np.zeros(2, bool), id=str(id), file=str(file), meta={'z': z})
+
+def _meta(s): return s.meta if isinstance(s.meta, dict) else {}
+
+def _malformed(s):
+    "Why a `Spectrum` made by hand cannot be stacked ('' if it can): wave, flux, err, valid must be 1-d, real, of one length ≥ 2."
+    try: a = [np.asarray(getattr(s, k)) for k in ('wave', 'flux', 'err', 'valid')]
+    except Exception as e: return f'malformed Spectrum ({type(e).__name__}: {e})'
+    if len(a[0].shape) != 1 or any(x.shape != a[0].shape for x in a) or len(a[0]) < 2:
+        return f'malformed Spectrum: wave, flux, err and valid must be 1-d with one length >= 2, got shapes {[x.shape for x in a]}'
+    if any(x.dtype.kind not in 'biuf' for x in a): return 'malformed Spectrum: wave, flux, err and valid must hold real numbers'
+    return ''
+
+def _as_spectra(spectra):
+    "`Spectrum` objects from Spectrum objects and DJA file paths, and why each cannot be used ('' if it can)."
+    if isinstance(spectra, (Spectrum, str, os.PathLike)): spectra = [spectra]
+    try: spectra = list(spectra)
+    except TypeError as e: raise GalnbInputError(f"preprocess_spectra: expected Spectrum objects or file paths, not {type(spectra).__name__}") from e
+    out, why = [], []
+    for i, s in enumerate(spectra):
+        if isinstance(s, (str, os.PathLike)):
+            try: s, r = read_dja_spectrum(s), ''
+            except GalnbInputError as e:                              # one unreadable file does not stop a survey
+                p = Path(s); s, r = _stand_in(p.name.removesuffix('.spec.fits').removesuffix('.fits'), p), str(e).removeprefix(f'{p}: ')
+        elif isinstance(s, Spectrum):
+            r = _malformed(s)
+            if r: s = _stand_in(s.id, s.file, _meta(s).get('z', np.nan))
+        else: raise GalnbInputError(f"preprocess_spectra: item {i} is a {type(s).__name__}, not a Spectrum or a file path")
+        out.append(s); why.append(r)
+    return out, why
+
+def _redshifts(z, spectra):
+    "One float redshift per spectrum (NaN where masked or missing), or a GalnbInputError."
+    if z is None:
+        missing = [s.id for s in spectra if 'z' not in _meta(s)]
+        if missing: raise GalnbInputError(f"preprocess_spectra: no redshift given and none in the metadata of {missing[:5]}{' …' if len(missing) > 5 else ''}")
+        z = [_meta(s)['z'] for s in spectra]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', np.exceptions.ComplexWarning)
+            z = np.ma.filled(np.ma.asarray(z, dtype=np.float64), np.nan).ravel()
+    except (ValueError, TypeError, np.exceptions.ComplexWarning) as e:
+        raise GalnbInputError(f"preprocess_spectra: redshifts must be real numbers ({type(e).__name__}: {e})") from e
+    if len(z) != len(spectra): raise GalnbInputError(f"preprocess_spectra: {len(z)} redshifts for {len(spectra)} spectra")
+    return z
+
+# %% ../nbs/00_preprocess.ipynb #38d404f9
+def _bad_grids(wave, edges, n):
+    "Rows whose own wavelengths are not finite and positive, or whose pixel edges (padding included) do not increase."
+    w, e = np.atleast_2d(wave), np.atleast_2d(edges)
+    has = np.arange(w.shape[1]) < n[:, None] if w.shape[0] > 1 else np.ones((1, w.shape[1]), bool)
+    with np.errstate(invalid='ignore'):
+        ok = np.where(has, np.isfinite(w) & (w > 0), True).all(1) & np.isfinite(e).all(1) & (np.diff(e, axis=1) > 0).all(1)
+    return np.broadcast_to(~ok, n.shape)
+
+def _preprocess_block(spectra, z, why, offset, edges, window, fallbacks, min_frac, min_snr, softening, flux_density, min_coverage):
+    "One block of `preprocess_spectra` → (flux, mask, weight, meta, rejected); each row depends on its own spectrum only."
+    wave = grid_centers(edges)
+    reasons = np.array(why, dtype=object)
+    w_obs, e_obs, npx, f_obs, err_obs, v_obs = _stack(spectra)
+    bad = _bad_grids(w_obs, e_obs, npx)
+    if bad.any():                                                     # a stand-in grid for rows that cannot be resampled
+        reasons[(reasons == '') & bad] = 'wavelengths must be finite, positive and strictly increasing (so must the pixel edges)'
+        L = f_obs.shape[1]
+        if w_obs.ndim == 1: w_obs, e_obs = np.arange(1., L + 1), np.arange(L + 1) + 0.5
+        else: w_obs[bad], e_obs[bad] = np.arange(1., L + 1), np.arange(L + 1) + 0.5
+        v_obs[bad] = False
+    zok = np.isfinite(z) & (z > 0)
+    reasons[(reasons == '') & ~zok] = 'invalid redshift (must be finite and > 0)'
+    nvalid = v_obs.sum(1)
+    reasons[(reasons == '') & (nvalid == 0)] = 'no valid pixels'
+    zz = np.where(zok, z, 1.)
+    with np.errstate(over='ignore', under='ignore', invalid='ignore', divide='ignore'):   # extreme values → inf → invalid pixels
+        _, f_rest, e_rest = to_rest_frame(w_obs, f_obs, err_obs, zz, flux_density)
+        e_rest = np.where(np.isfinite(e_rest**2) & (e_rest**2 > 0), e_rest, np.nan)         # its inverse variance must be finite too
+        r = rebin_flux(w_obs, f_rest, edges, err=e_rest, valid=v_obs, wave_edges=e_obs, min_coverage=min_coverage, scale=1/(1 + zz))
+    fin = np.isfinite(r.flux) & np.isfinite(r.ivar)                   # sums of extreme inputs can overflow float64
+    extreme = (r.valid & ~fin).any(1)
+    r = r._replace(valid=r.valid & fin)
+    nbins = r.valid.sum(1)
+    reasons[(reasons == '') & (nbins == 0)] = f'misses the rest-frame grid {edges[0]:.0f}-{edges[-1]:.0f} A'
+    norm, nerr, snr, used, flags = normalize_at(wave, r.flux, r.ivar*_independent_fraction(w_obs, npx, zz, edges), r.valid,
+                                                window, fallbacks, min_frac, min_snr)
+    bad_norm = (reasons == '') & (used < 0)
+    reasons[bad_norm] = [f'normalisation failed: no window with >={min_frac:.0%} valid bins, a positive level and '
+                         f'S/N >= {min_snr:g} (S/N at 1500 A: {s:.1f})' if np.isfinite(s) else
+                         'normalisation failed: 1500 A and fallback windows not covered' for s in snr[bad_norm]]
+    k = reasons == ''
+    flags |= np.where([bool(_meta(s).get('err_estimated')) for s in spectra], int(SpecFlag.ERR_ESTIMATED), 0)
+    flags |= np.where(nbins < 0.2*len(wave), int(SpecFlag.LOW_COVERAGE), 0)
+    ids = np.array([str(s.id or f'spec{offset + i}') for i, s in enumerate(spectra)]); files = np.array([str(s.file) for s in spectra])
+    rejected = Table({'id': ids[~k], 'file': files[~k], 'z': z[~k], 'reason': reasons[~k].astype(str)})
+    with np.errstate(over='ignore', invalid='ignore'):
+        x = r.flux[k]/norm[k, None]
+        y, wy = asinh_stretch(x, r.ivar[k]*norm[k, None]**2, softening)
+    ok = r.valid[k] & np.isfinite(y) & (np.abs(wy) <= np.finfo(np.float32).max)     # bins beyond float32 are masked and flagged
+    extreme[np.flatnonzero(k)[(ok != r.valid[k]).any(1)]] = True
+    flags |= np.where(extreme, int(SpecFlag.EXTREME_VALUES), 0)
+    wins = [tuple(window), *map(tuple, fallbacks)]
+    meta = Table({'id': ids[k], 'file': files[k], 'z': z[k], 'norm': norm[k], 'norm_err': nerr[k], 'norm_snr': snr[k],
+                  'norm_lo': np.array([wins[i][0] for i in used[k]], float), 'norm_hi': np.array([wins[i][1] for i in used[k]], float),
+                  'n_valid': ok.sum(1), 'flags': flags[k]})
+    return np.where(ok, y, 0.).astype(np.float32), ok, np.where(ok, wy, 0.).astype(np.float32), meta, rejected
+
+# %% ../nbs/00_preprocess.ipynb #533bc87e
+def preprocess_spectra(spectra, # `Spectrum` objects, or DJA file paths (an unreadable file is rejected with its reason)
                        z=None, # (N,) redshifts; default: each spectrum's meta['z']
                        edges=None, # rest-frame grid edges; default `rest_frame_grid()` (1100–8800 Å, 2 Å)
                        window=(1450., 1550.), fallbacks=((1300., 2500.),), min_frac=0.5, min_snr=3., # see `normalize_at`
@@ -527,74 +718,29 @@ def preprocess_spectra(spectra, # `Spectrum` objects, or DJA file paths
                        chunk=4096, # spectra processed at a time: bounds the float64 working arrays of the resampling
                       ) -> SpectraSet:
     "Observed spectra → rest frame → common grid → normalised at 1500 Å → arcsinh: a `SpectraSet`."
-    spectra = [s if isinstance(s, Spectrum) else read_dja_spectrum(s) for s in spectra]
-    if len(spectra) > chunk:                                    # in blocks, then one SpectraSet and one report of rejects
-        if z is not None:
-            z = np.asarray(z, np.float64).ravel()
-            if len(z) != len(spectra): raise GalnbInputError(f"preprocess_spectra: {len(z)} redshifts for {len(spectra)} spectra")
-        kw = dict(edges=edges, window=window, fallbacks=fallbacks, min_frac=min_frac, min_snr=min_snr, softening=softening,
-                  flux_density=flux_density, min_coverage=min_coverage, chunk=chunk)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            parts = [preprocess_spectra(spectra[i:i + chunk], None if z is None else z[i:i + chunk], on_reject='warn', **kw)
-                     for i in range(0, len(spectra), chunk)]
-        rejected = vstack([p.rejected for p in parts])
-        if len(rejected):
-            msg = f"{len(rejected)} of {len(spectra)} spectra left out:\n  " + "\n  ".join(f"{r['id']}: {r['reason']}" for r in rejected[:20])
-            if on_reject == 'raise': raise GalnbInputError(msg)
-            warnings.warn(msg)
-        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])
-        return SpectraSet(parts[0].wave, parts[0].edges, cat('flux'), cat('mask'), cat('weight'), vstack([p.meta for p in parts]),
-                          parts[0].config, rejected)
-    if not spectra: raise GalnbInputError("preprocess_spectra: no spectra given")
-    N = len(spectra)
-    if z is None:
-        missing = [s.id for s in spectra if 'z' not in s.meta]
-        if missing: raise GalnbInputError(f"preprocess_spectra: no redshift given and none in the metadata of {missing[:5]}{' …' if len(missing) > 5 else ''}")
-        z = [s.meta['z'] for s in spectra]
-    z = np.asarray(z, np.float64).ravel()
-    if len(z) != N: raise GalnbInputError(f"preprocess_spectra: {len(z)} redshifts for {N} spectra")
+    if on_reject not in ('warn', 'raise'): raise GalnbInputError(f"preprocess_spectra: on_reject must be 'warn' or 'raise', not {on_reject!r}")
+    if flux_density not in ('flambda', 'fnu'): raise GalnbInputError(f"flux_density must be 'flambda' or 'fnu', not {flux_density!r}")
+    if not (isinstance(chunk, (int, np.integer)) and chunk >= 1): raise GalnbInputError(f"preprocess_spectra: chunk must be a positive integer, not {chunk!r}")
     edges = rest_frame_grid() if edges is None else np.asarray(edges, np.float64)
-    wave = grid_centers(edges)
-    reasons = np.full(N, '', dtype=object)
-    zok = np.isfinite(z) & (z > 0)
-    reasons[~zok] = 'invalid redshift (must be finite and > 0)'
-    nvalid = np.array([s.valid.sum() for s in spectra])
-    reasons[(reasons == '') & (nvalid == 0)] = 'no valid pixels'
-    w_obs, f_obs, e_obs, v_obs = _stack(spectra)
-    zz = np.where(zok, z, 1.)
-    w_rest, f_rest, e_rest = to_rest_frame(w_obs, f_obs, e_obs, zz, flux_density)
-    r = rebin_flux(w_rest, f_rest, edges, err=e_rest, valid=v_obs, min_coverage=min_coverage)
-    nbins = r.valid.sum(1)
-    reasons[(reasons == '') & (nbins == 0)] = f'misses the rest-frame grid {edges[0]:.0f}-{edges[-1]:.0f} A'
-    norm, nerr, snr, used, flags = normalize_at(wave, r.flux, r.ivar*_independent_fraction(w_obs, zz, edges), r.valid,
-                                                  window, fallbacks, min_frac, min_snr)
-    bad_norm = (reasons == '') & (used < 0)
-    reasons[bad_norm] = [f'normalisation failed: no window with >={min_frac:.0%} valid bins, a positive level and '
-                         f'S/N >= {min_snr:g} (S/N at 1500 A: {s:.1f})' if np.isfinite(s) else
-                         f'normalisation failed: 1500 A and fallback windows not covered' for s in snr[bad_norm]]
-    keep = reasons == ''
-    flags |= np.where([bool(s.meta.get('err_estimated')) for s in spectra], int(SpecFlag.ERR_ESTIMATED), 0)
-    flags |= np.where(nbins < 0.2*len(wave), int(SpecFlag.LOW_COVERAGE), 0)
-    ids = np.array([s.id or f'spec{i}' for i, s in enumerate(spectra)]); files = np.array([s.file for s in spectra])
-    rejected = Table({'id': ids[~keep], 'file': files[~keep], 'z': z[~keep], 'reason': reasons[~keep].astype(str)})
+    if edges.ndim != 1 or len(edges) < 2 or not (np.isfinite(edges).all() and (np.diff(edges) > 0).all()):
+        raise GalnbInputError(f"preprocess_spectra: edges must be at least 2 finite, increasing values, got shape {edges.shape}")
+    spectra, why = _as_spectra(spectra)
+    if not spectra: raise GalnbInputError("preprocess_spectra: no spectra given")
+    z = _redshifts(z, spectra)
+    N = len(spectra)
+    parts = [_preprocess_block(spectra[i:i + chunk], z[i:i + chunk], why[i:i + chunk], i, edges, window, fallbacks, min_frac,
+                               min_snr, softening, flux_density, min_coverage) for i in range(0, N, chunk)]
+    flux, mask, weight, meta, rejected = [np.concatenate(a) if j < 3 else vstack(list(a)) for j, a in enumerate(zip(*parts))]
     if len(rejected):
-        msg = f"{len(rejected)} of {N} spectra left out:\n  " + "\n  ".join(f"{r['id']}: {r['reason']}" for r in rejected[:20])
+        msg = (f"{len(rejected)} of {N} spectra left out:\n  " + "\n  ".join(f"{r['file'] or r['id']}: {r['reason']}" for r in rejected[:20])
+               + (f"\n  … and {len(rejected) - 20} more (see .rejected)" if len(rejected) > 20 else ''))
         if on_reject == 'raise': raise GalnbInputError(msg)
-        warnings.warn(msg)
-    k = keep
-    x = r.flux[k]/norm[k, None]
-    iv = r.ivar[k]*norm[k, None]**2
-    y, wy = asinh_stretch(x, iv, softening)
-    wins = [tuple(window), *map(tuple, fallbacks)]
-    meta = Table({'id': ids[k], 'file': files[k], 'z': z[k], 'norm': norm[k], 'norm_err': nerr[k], 'norm_snr': snr[k],
-                  'norm_lo': [wins[i][0] for i in used[k]], 'norm_hi': [wins[i][1] for i in used[k]],
-                  'n_valid': nbins[k], 'flags': flags[k]})
+        warnings.warn(msg, stacklevel=2)
     meta['norm'].unit = meta['norm_err'].unit = 'erg / (s cm2 Angstrom)' if flux_density == 'flambda' else 'uJy'
-    config = dict(grid=dict(start=float(edges[0]), stop=float(edges[-1]), n=len(wave)), window=list(window),
+    config = dict(grid=dict(start=float(edges[0]), stop=float(edges[-1]), n=len(edges) - 1), window=list(window),
                   fallbacks=[list(f) for f in fallbacks], min_frac=min_frac, min_snr=min_snr, softening=softening,
                   flux_density=flux_density, min_coverage=min_coverage, galnb=galnb.__version__)
-    return SpectraSet(wave, edges, np.where(r.valid[k], y, 0.), r.valid[k], np.where(r.valid[k], wy, 0.), meta, config, rejected)
+    return SpectraSet(grid_centers(edges), edges, flux, mask, weight, meta, config, rejected)
 
 # %% ../nbs/00_preprocess.ipynb #0071
 DJA_BASE_URL = 'https://s3.amazonaws.com/msaexp-nirspec/extractions'
@@ -870,6 +1016,7 @@ class ImageFlag(IntFlag):
     NO_SOURCE = 1   # no source found near the centre: orientation is NaN
     BAD_PIXELS = 2  # NaN/inf pixels were replaced by 0 (sky) before normalising
     BLANK = 4       # constant or non-positive image: it cannot be normalised and is stored as zeros
+    SATURATED = 8   # pixels with |x| ≥ `max_abs` (saturated or sentinel values, e.g. 1e30) were replaced by 0 (sky) before normalising
 
 # %% ../nbs/00_preprocess.ipynb #0114
 _BANDS = ('g', 'r', 'z')
@@ -887,12 +1034,28 @@ def _cutout_band_order(hdr, nband, path):
         raise GalnbInputError(f"{path}: band(s) {','.join(missing)} missing; the file has {','.join(names)} and galnb needs g,r,z")
     return [names.index(b) for b in _BANDS]
 
+# %% ../nbs/00_preprocess.ipynb #c5ca8558
+_NMGY = u.Unit('nanomaggy')
+
+def _cutout_scale(hdr, path):
+    "Factor taking a cutout to nanomaggies, from its BUNIT card; a GalnbInputError for a unit that is not a flux."
+    bunit = hdr.get('BUNIT')
+    if bunit is None or (isinstance(bunit, str) and not bunit.strip()): return 1.   # Legacy cutouts: nanomaggies, often unsaid
+    what = "the image (BUNIT)"
+    if not isinstance(bunit, str): raise GalnbInputError(f"{path}: {what} has unit {bunit!r}, which is not a unit string")
+    unit = _as_unit(bunit, path, what)
+    for per in (u.one, u.pix):                                        # a flux, or a flux per pixel: the same numbers
+        if not isinstance(unit, u.FunctionUnitBase) and (unit*per).is_equivalent(_NMGY, _AB): return float((unit*per).to(_NMGY, equivalencies=_AB))
+    if not isinstance(unit, u.FunctionUnitBase) and (_is_flux_density(unit) or _is_flux_density(unit*u.sr)): return 1.
+    raise GalnbInputError(f"{path}: {what} has unit {bunit!r}, which is not a flux or surface brightness; galnb reads "
+                          "cutouts in nanomaggies (Legacy Survey), with BUNIT absent or e.g. 'nanomaggy'")
+
 # %% ../nbs/00_preprocess.ipynb #0115
 def read_legacy_cutout(path # Legacy Survey `fits-cutout` FITS file: primary HDU of shape (nband, H, W)
                       ):
-    "Read one Legacy Survey cutout as a `(3, H, W)` float32 image in g,r,z order, with its primary header."
+    "Read one Legacy Survey cutout as a `(3, H, W)` float32 image in nanomaggies, in g,r,z order, with its primary header."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such cutout file")
+    if not path.is_file(): raise GalnbInputError(f"{path}: no such cutout file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # astropy's truncation/verify warnings: the error below says it instead
@@ -905,7 +1068,9 @@ def read_legacy_cutout(path # Legacy Survey `fits-cutout` FITS file: primary HDU
     if data is None: raise GalnbInputError(f"{path}: the primary HDU has no image data")
     if data.ndim != 3 or min(data.shape) < 1:
         raise GalnbInputError(f"{path}: cutout data must be a 3-d (nband, H, W) cube; got shape {data.shape}")
-    return data[_cutout_band_order(hdr, data.shape[0], path)], hdr
+    scale = _cutout_scale(hdr, path)
+    data = data[_cutout_band_order(hdr, data.shape[0], path)]
+    return (data if scale == 1 else (data*np.float32(scale))), hdr
 
 # %% ../nbs/00_preprocess.ipynb #0119
 def read_legacy_cutouts(paths # Legacy Survey FITS cutout files, all of the same size
@@ -926,11 +1091,26 @@ def read_legacy_cutouts(paths # Legacy Survey FITS cutout files, all of the same
 def _image_batch(x, who):
     "`x` as a floating torch tensor of shape (N, 3, H, W), or a GalnbInputError saying what is wrong."
     import torch
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
+    if not isinstance(x, torch.Tensor):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('error', np.exceptions.ComplexWarning)
+                warnings.simplefilter('ignore', RuntimeWarning)       # float64 beyond float32 becomes inf: a flagged bad pixel
+                x = np.asarray(x, dtype=np.float32)
+        except (ValueError, TypeError, np.exceptions.ComplexWarning) as e:
+            raise GalnbInputError(f"{who}: images must be real numbers ({type(e).__name__}: {e})") from e
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    if t.is_complex(): raise GalnbInputError(f"{who}: images must be real numbers, not {t.dtype}")
     if not t.is_floating_point(): t = t.float()
     if t.ndim != 4 or t.shape[1] != 3 or t.shape[2] < 1 or t.shape[3] < 1:
         raise GalnbInputError(f"{who}: expected a batch of g,r,z images of shape (N, 3, H, W); got shape {tuple(t.shape)}")
     return t
+
+def _check_size(who, size):
+    "`size` as a positive int, or a GalnbInputError."
+    if isinstance(size, (bool, np.bool_)) or not (isinstance(size, (int, np.integer)) or (isinstance(size, (float, np.floating)) and float(size).is_integer())) or size < 1:
+        raise GalnbInputError(f"{who}: size must be a positive integer, not {size!r}")
+    return int(size)
 
 def _index_list(mask, n=20):
     "Indices where `mask` is true, as text (the first `n`)."
@@ -944,26 +1124,29 @@ def _like_input(t, x):
 
 # %% ../nbs/00_preprocess.ipynb #0123
 @numba.njit(parallel=True, cache=True)
-def _eq1_stats(x, mean_max, lo, hi, has_bad):
-    "Per image: ⟨max⟩ over bands (float64), min and max pixel and whether any pixel is NaN/inf (which count as 0)."
+def _eq1_stats(x, ceil, mean_max, lo, hi, has_bad, has_sat):
+    "Per image: ⟨max⟩ over bands (float64), min and max pixel, and whether any pixel is NaN/inf or |x| ≥ `ceil` (all count as 0)."
     n, c, h, w = x.shape
     for i in numba.prange(n):
-        s, bad, vlo, vhi = 0., False, np.inf, -np.inf
+        s, bad, sat, vlo, vhi = 0., False, False, np.inf, -np.inf
         for b in range(c):
             m = -np.inf
             for p in range(h):
                 for q in range(w):
                     v = x[i, b, p, q]
-                    if not np.isfinite(v): bad, v = True, np.float32(0.)
+                    if not abs(v) < ceil:                            # NaN, ±inf, or beyond the ceiling: sky
+                        if np.isfinite(v): sat = True
+                        else: bad = True
+                        v = np.float32(0.)
                     if v > m: m = v
                     if v < vlo: vlo = v
                     if v > vhi: vhi = v
             s += m
-        mean_max[i], lo[i], hi[i], has_bad[i] = s/c, vlo, vhi, bad
+        mean_max[i], lo[i], hi[i], has_bad[i], has_sat[i] = s/c, vlo, vhi, bad, sat
 
 @numba.njit(parallel=True, cache=True)
-def _eq1_apply(x, factor, out):
-    "out = tanh(asinh(y)) = y/√(1 + y²) with y = factor·x per image, NaN/inf pixels as 0; one pass, no temporaries."
+def _eq1_apply(x, factor, ceil, out):
+    "out = tanh(asinh(y)) = y/√(1 + y²) with y = factor·x per image, pixels NaN/inf or |x| ≥ `ceil` as 0; one pass, no temporaries."
     n, c, h, w = x.shape
     one, big = np.float32(1.), np.float32(1e18)
     for i in numba.prange(n):
@@ -972,31 +1155,43 @@ def _eq1_apply(x, factor, out):
             for p in range(h):
                 for q in range(w):
                     v = x[i, b, p, q]
-                    y = v*f if np.isfinite(v) else np.float32(0.)
+                    y = v*f if abs(v) < ceil else np.float32(0.)   # with ceil = ∞ this is exactly `np.isfinite(v)`
                     y = min(max(y, -big), big)                   # beyond ±1e18 the result is ±1 and y² would overflow
                     out[i, b, p, q] = y/np.sqrt(one + y*y)
+
+# %% ../nbs/00_preprocess.ipynb #e855ef64
+def _check_eq1(who, beta, max_abs, on_blank):
+    "The pixel ceiling for `max_abs` (∞ for None), or a GalnbInputError for a setting Eq. 1 cannot use."
+    if on_blank not in ('raise', 'flag'): raise GalnbInputError(f"{who}: on_blank must be 'raise' or 'flag', not {on_blank!r}")
+    if not (isinstance(beta, (int, float, np.number)) and np.isfinite(beta) and beta > 0):
+        raise GalnbInputError(f"{who}: beta must be a finite number > 0, not {beta!r}")
+    if max_abs is None: return np.inf
+    if not (isinstance(max_abs, (int, float, np.number)) and max_abs > 0): raise GalnbInputError(f"{who}: max_abs must be > 0 or None, not {max_abs!r}")
+    return float(max_abs)
 
 # %% ../nbs/00_preprocess.ipynb #0124
 def normalize_images(x, # (N, 3, H, W) g,r,z images: numpy array or torch tensor
                      beta=10., # stretch β of Eq. 1
-                     on_blank='raise'): # blank images: 'raise' a GalnbInputError naming them, or 'flag' (zeros + `ImageFlag.BLANK`)
+                     on_blank='raise', # blank images: 'raise' a GalnbInputError naming them, or 'flag' (zeros + `ImageFlag.BLANK`)
+                     max_abs=1e6): # pixels with |x| ≥ this (nanomaggies) are saturated/sentinel values: sky + `SATURATED`; None: no ceiling
     "Eq. 1 of Gagliano & Villar (2023), x' = tanh(asinh(β·x/⟨max⟩)) per image; returns `(x', flags)`."
     import torch
-    if on_blank not in ('raise', 'flag'): raise GalnbInputError(f"normalize_images: on_blank must be 'raise' or 'flag', not {on_blank!r}")
+    ceil = _check_eq1('normalize_images', beta, max_abs, on_blank)
     t = _image_batch(x, 'normalize_images')
     on_cpu = not isinstance(x, torch.Tensor)
     if on_cpu:                                                        # numpy in: two compiled passes (statistics, then Eq. 1)
         a = np.ascontiguousarray(t.numpy(), np.float32)
         n = len(a)
-        mean_max, lo, hi, has_bad = np.empty(n), np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, np.bool_)
-        if n: _eq1_stats(a, mean_max, lo, hi, has_bad)
+        mean_max, lo, hi = np.empty(n), np.empty(n, np.float32), np.empty(n, np.float32)
+        has_bad, has_sat = np.empty(n, np.bool_), np.empty(n, np.bool_)
+        if n: _eq1_stats(a, ceil, mean_max, lo, hi, has_bad, has_sat)
         with np.errstate(divide='ignore', over='ignore'):
             factor = (beta/np.maximum(mean_max, np.finfo(np.float64).tiny)).astype(np.float32)
         blank = (mean_max <= 0) | (lo == hi) | ~np.isfinite(factor)
     else:                                                             # torch in (any device): the same steps in torch
-        bad = ~torch.isfinite(t)
-        has_bad = bad.flatten(1).any(1).cpu().numpy()
-        t = torch.where(bad, torch.zeros((), dtype=t.dtype, device=t.device), t)
+        bad, sat = ~torch.isfinite(t), torch.isfinite(t) & (t.abs() >= ceil)
+        has_bad, has_sat = bad.flatten(1).any(1).cpu().numpy(), sat.flatten(1).any(1).cpu().numpy()
+        t = torch.where(bad | sat, torch.zeros((), dtype=t.dtype, device=t.device), t)
         flat = t.flatten(1)
         mean_max = t.amax(dim=(2, 3)).double().mean(1)                # ⟨max⟩: mean over bands of each band's maximum
         factor = (beta / mean_max.clamp_min(torch.finfo(torch.float64).tiny)).to(t.dtype)
@@ -1004,10 +1199,11 @@ def normalize_images(x, # (N, 3, H, W) g,r,z images: numpy array or torch tensor
     if on_blank == 'raise' and bool(blank.any()):
         raise GalnbInputError(f"normalize_images: image(s) {_index_list(blank)} are blank or constant (⟨max⟩ ≤ 0 or "
                               "max = min) and cannot be normalised; drop them, or pass on_blank='flag' to keep them as zeros")
-    flags = (np.where(has_bad, int(ImageFlag.BAD_PIXELS), 0) | np.where(blank, int(ImageFlag.BLANK), 0)).astype(np.int32)
+    flags = (np.where(has_bad, int(ImageFlag.BAD_PIXELS), 0) | np.where(has_sat, int(ImageFlag.SATURATED), 0)
+             | np.where(blank, int(ImageFlag.BLANK), 0)).astype(np.int32)
     if on_cpu:
         out = np.empty_like(a)
-        if n: _eq1_apply(a, np.where(blank, np.float32(0.), factor).astype(np.float32), out)
+        if n: _eq1_apply(a, np.where(blank, np.float32(0.), factor).astype(np.float32), ceil, out)
         return out, flags
     factor = torch.where(torch.from_numpy(blank).to(t.device), torch.zeros((), dtype=t.dtype, device=t.device), factor)
     return torch.tanh(torch.asinh(t * factor[:, None, None, None])), flags
@@ -1060,7 +1256,7 @@ def resize_images(x, # (N, 3, H, W) square g,r,z images: numpy array (→ float3
     "Resize a batch of images to `(N, 3, size, size)` with bilinear interpolation, antialiased when shrinking."
     import torch
     t = _image_batch(x, 'resize_images')
-    if int(size) != size or size < 1: raise GalnbInputError(f"resize_images: size must be a positive integer, not {size!r}")
+    size = _check_size('resize_images', size)
     H, W = t.shape[-2:]
     if H != W: raise GalnbInputError(f"resize_images: images are {H}×{W} px, not square; crop them square first")
     if not isinstance(x, torch.Tensor):                              # numpy: the banded matrix applied by a compiled kernel
@@ -1097,34 +1293,37 @@ def _band_stats(v):
     return m, l, s == 0.
 
 @numba.njit(parallel=True, cache=True)
-def _eq1_resize_kernel(x, beta, lo, band, out, flags, bad_flag, blank_flag):
+def _eq1_resize_kernel(x, beta, ceil, lo, band, out, flags, bad_flag, sat_flag, blank_flag):
     "Per image: Eq. 1 statistics, Eq. 1, then R·x·Rᵀ per band (R as a band, float64 sums), while the image is in cache."
     n, c, H, W = x.shape
     m, K = band.shape
     one, big = np.float32(1.), np.float32(1e18)
     for i in numba.prange(n):
-        mx, vlo, vhi, finite = 0., np.inf, -np.inf, True
+        mx, vlo, vhi, finite, sat = 0., np.inf, -np.inf, True, False
         for b in range(c):
             bm, bl, ok = _band_stats(x[i, b].ravel())
-            if not ok:                                                # NaN/inf pixels count as 0, as in `_eq1_stats`
-                finite, bm, bl = False, -np.inf, np.inf
+            if not ok or bm >= ceil or bl <= -ceil:                   # NaN/inf and saturated pixels count as 0, as in `_eq1_stats`
+                bm, bl = -np.inf, np.inf
                 for p in range(H):
                     for q in range(W):
                         v = x[i, b, p, q]
-                        if not np.isfinite(v): v = np.float32(0.)
+                        if not abs(v) < ceil:
+                            if np.isfinite(v): sat = True
+                            else: finite = False
+                            v = np.float32(0.)
                         bm, bl = max(bm, v), min(bl, v)
             mx += bm; vlo = min(vlo, bl); vhi = max(vhi, bm)
         mx /= c
         f = np.float32(beta/mx) if mx > 0 else np.float32(0.)
         blank = not (mx > 0) or vlo == vhi or not np.isfinite(f)
-        flags[i] = (0 if finite else bad_flag) | (blank_flag if blank else 0)
+        flags[i] = (0 if finite else bad_flag) | (sat_flag if sat else 0) | (blank_flag if blank else 0)
         if blank: f = np.float32(0.)
         img, tmp = np.empty((H, W), np.float32), np.empty((m, W))
         for b in range(c):
             for p in range(H):                                        # Eq. 1 into the per-thread buffer
                 for q in range(W):
                     v = x[i, b, p, q]
-                    y = v*f if np.isfinite(v) else np.float32(0.)
+                    y = v*f if abs(v) < ceil else np.float32(0.)
                     y = min(max(y, -big), big)
                     img[p, q] = y/np.sqrt(one + y*y)
             for r in range(m):                                        # rows: H → m
@@ -1142,21 +1341,23 @@ def _eq1_resize_kernel(x, beta, lo, band, out, flags, bad_flag, blank_flag):
 def normalize_resize(x, # (N, 3, H, W) square raw g,r,z cutouts: numpy array or torch tensor
                      size=69, # output side in pixels
                      beta=10., # stretch β of Eq. 1
-                     on_blank='raise'): # blank images: 'raise', or 'flag' (zeros + `ImageFlag.BLANK`)
+                     on_blank='raise', # blank images: 'raise', or 'flag' (zeros + `ImageFlag.BLANK`)
+                     max_abs=1e6): # pixel ceiling, see `normalize_images`
     "`resize_images(normalize_images(x)[0], size)` and its flags in one cache-friendly pass; returns `(x', flags)`."
     import torch
-    if on_blank not in ('raise', 'flag'): raise GalnbInputError(f"normalize_resize: on_blank must be 'raise' or 'flag', not {on_blank!r}")
+    ceil = _check_eq1('normalize_resize', beta, max_abs, on_blank)
+    size = _check_size('normalize_resize', size)
     if isinstance(x, torch.Tensor):
-        xn, flags = normalize_images(x, beta=beta, on_blank=on_blank)
+        xn, flags = normalize_images(x, beta=beta, on_blank=on_blank, max_abs=max_abs)
         return resize_images(xn, size), flags
     t = _image_batch(x, 'normalize_resize')
-    if int(size) != size or size < 1: raise GalnbInputError(f"normalize_resize: size must be a positive integer, not {size!r}")
     H, W = t.shape[-2:]
     if H != W: raise GalnbInputError(f"normalize_resize: images are {H}×{W} px, not square; crop them square first")
     a = np.ascontiguousarray(t.numpy(), np.float32)
-    lo, band = _resize_band(int(H), int(size))
-    out, flags = np.empty((len(a), 3, int(size), int(size)), np.float32), np.zeros(len(a), np.int32)
-    if len(a): _eq1_resize_kernel(a, float(beta), lo, band, out, flags, int(ImageFlag.BAD_PIXELS), int(ImageFlag.BLANK))
+    lo, band = _resize_band(int(H), size)
+    out, flags = np.empty((len(a), 3, size, size), np.float32), np.zeros(len(a), np.int32)
+    if len(a): _eq1_resize_kernel(a, float(beta), ceil, lo, band, out, flags, int(ImageFlag.BAD_PIXELS),
+                                  int(ImageFlag.SATURATED), int(ImageFlag.BLANK))
     blank = (flags & int(ImageFlag.BLANK)) != 0
     if on_blank == 'raise' and blank.any():
         raise GalnbInputError(f"normalize_resize: image(s) {_index_list(blank)} are blank or constant (⟨max⟩ ≤ 0 or "
@@ -1211,11 +1412,13 @@ def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutout
                          filter_size=3, # median filter over background boxes
                          fwhm=3., # FWHM (px) of the Gaussian smoothing kernel
                          nsigma=1.5, # detection threshold in units of the background rms
-                         npixels=10): # minimum connected pixels of a source
+                         npixels=10, # minimum connected pixels of a source
+                         max_abs=1e6): # pixels with |x| ≥ this count as sky, as in `normalize_images`; None: no ceiling
     "Orientation (radians in [-π/2, π/2), CCW from +x) of the source nearest each image's centre; returns `(theta, flags)`."
     import multiprocessing
     x = _image_batch(images, 'estimate_orientation').detach().cpu().numpy()
-    stack = np.where(np.isfinite(x), x, 0).sum(1, dtype=np.float64)    # NaN/inf pixels count as sky
+    ceil = np.inf if max_abs is None else float(max_abs)
+    stack = np.where(np.abs(x) < ceil, x, 0).sum(1, dtype=np.float64)  # NaN/inf and saturated pixels count as sky
     n, params = len(stack), dict(box_size=box_size, filter_size=filter_size, fwhm=fwhm, nsigma=nsigma, npixels=npixels)
     if n_workers is not None and (int(n_workers) != n_workers or n_workers < 1):
         raise GalnbInputError(f"estimate_orientation: n_workers must be a positive integer or None, not {n_workers!r}")
@@ -1300,6 +1503,21 @@ class ImageSet:
         if missing: raise GalnbInputError(f"{path}: ImageSet file lacks extension(s) {', '.join(missing)}")
         return cls(arrays['IMAGES'], arrays['ORIENT'], arrays['FLAGS'], tables['META'], config)
 
+# %% ../nbs/00_preprocess.ipynb #de4013fe
+def _report_cutouts(flags, names, on_blank, max_abs):
+    "Name the blank cutouts (raise or warn, per `on_blank`) and those with saturated pixels (warn)."
+    listed = lambda m: '\n  '.join(names[m][:20]) + (f'\n  … and {m.sum() - 20} more' if m.sum() > 20 else '')
+    blank = (flags & int(ImageFlag.BLANK)) != 0
+    if blank.any():
+        msg = (f"{blank.sum()} of {len(flags)} cutouts are blank or constant (all zero, or ⟨max⟩ ≤ 0) and cannot be "
+               f"normalised:\n  {listed(blank)}")
+        if on_blank == 'raise': raise GalnbInputError(msg)
+        warnings.warn(msg + "\nthey are kept as zeros flagged ImageFlag.BLANK", stacklevel=3)
+    sat = (flags & int(ImageFlag.SATURATED)) != 0
+    if sat.any():
+        warnings.warn(f"{sat.sum()} of {len(flags)} cutouts have pixels with |x| ≥ {max_abs:g} (saturated or sentinel values), "
+                      f"treated as sky and flagged ImageFlag.SATURATED:\n  {listed(sat)}", stacklevel=3)
+
 # %% ../nbs/00_preprocess.ipynb #0160
 def preprocess_images(cutouts, # (N, 3, H, W) raw g,r,z cutouts (numpy/torch), or a list of Legacy Survey FITS cutout files
                       meta=None, # per-image properties (Table, dict of columns, …) with N rows, carried into `ImageSet.meta`
@@ -1307,24 +1525,32 @@ def preprocess_images(cutouts, # (N, 3, H, W) raw g,r,z cutouts (numpy/torch), o
                       beta=10., # stretch β of Eq. 1
                       orientation=True, # measure orientations (photutils, on the raw cutouts); False leaves them NaN
                       n_workers=None, # processes for the orientation, see `estimate_orientation`
-                      on_blank='flag'): # blank cutouts: 'flag' keeps them as zeros with `ImageFlag.BLANK`; 'raise' stops
+                      on_blank='flag', # blank cutouts: 'flag' keeps them as zeros with `ImageFlag.BLANK`; 'raise' stops
+                      max_abs=1e6): # pixels with |x| ≥ this (nanomaggies) are sky and flag `SATURATED`; None: no ceiling
     "Raw cutouts to an `ImageSet`: orientation on the raw images, then Eq. 1 normalisation, then resizing to `size`×`size`."
+    _check_eq1('preprocess_images', beta, max_abs, on_blank); size = _check_size('preprocess_images', size)
     files = None
     if isinstance(cutouts, (str, Path)) or (isinstance(cutouts, (list, tuple)) and cutouts and all(isinstance(c, (str, Path)) for c in cutouts)):
         x, files = read_legacy_cutouts(cutouts)
     else: x = _image_batch(cutouts, 'preprocess_images').detach().cpu().numpy()
     n = len(x)
-    meta = Table() if meta is None else Table(meta)
+    try: meta = Table() if meta is None else Table(meta)
+    except Exception as e: raise GalnbInputError(f"preprocess_images: cannot make a table of meta ({type(e).__name__}: {e})") from e
     if len(meta.colnames) and len(meta) != n:
         raise GalnbInputError(f"preprocess_images: meta has {len(meta)} rows but there are {n} cutouts; give one row per cutout")
     if 'id' not in meta.colnames: meta.add_column(np.arange(n), name='id', index=0)
     if files is not None and 'file' not in meta.colnames: meta.add_column(files['file'], name='file', index=1)
+    names = np.array([str(v) for v in meta['file' if 'file' in meta.colnames else 'id']])   # how messages name a cutout
+    if x.shape[2] != x.shape[3]:
+        raise GalnbInputError(f"preprocess_images: cutouts are {x.shape[2]}×{x.shape[3]} px, not square ({', '.join(names[:3])}"
+                              f"{', …' if n > 3 else ''}); crop them square first")
     if 'nbad' not in meta.colnames: meta['nbad'] = (~np.isfinite(x)).sum(axis=(1, 2, 3)).astype(np.int64)
     oparams = dict(box_size=10, filter_size=3, fwhm=3., nsigma=1.5, npixels=10)
-    if orientation: theta, oflags = estimate_orientation(x, n_workers=n_workers, **oparams)
+    if orientation: theta, oflags = estimate_orientation(x, n_workers=n_workers, max_abs=max_abs, **oparams)
     else: theta, oflags = np.full(n, np.nan, np.float32), np.zeros(n, np.int32)
-    xn, nflags = normalize_resize(x, size, beta=beta, on_blank=on_blank)
-    config = dict(size=int(size), beta=float(beta), bands='grz', input_size=list(x.shape[2:]),
+    xn, nflags = normalize_resize(x, size, beta=beta, on_blank='flag', max_abs=max_abs)
+    _report_cutouts(nflags, names, on_blank, max_abs)
+    config = dict(size=size, beta=float(beta), bands='grz', input_size=list(x.shape[2:]), max_abs=max_abs,
                   steps='orientation(raw) -> normalize(Eq. 1) -> resize(bilinear, antialias)',
                   orientation=oparams if orientation else None)
     return ImageSet(xn, theta, oflags | nflags, meta, config)
