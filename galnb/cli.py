@@ -760,6 +760,19 @@ def _image_meta(pt, files, what, props, sigma, label_column, training):
     if 'orientation' in meta.colnames: meta.rename_column('orientation', 'orientation_catalogue')
     return meta
 
+def _flagged_cutouts(iset, rep, m):
+    "Name, in the report and the metrics, the cutouts whose pixels galnb masked or which it could not normalise."
+    from galnb.preprocess import ImageFlag
+    bits = ImageFlag.BAD_PIXELS | ImageFlag.BLANK | ImageFlag.SATURATED
+    rows = np.flatnonzero(np.asarray(iset.flags) & bits)
+    m['flagged'] = {f.name: int((np.asarray(iset.flags) & f).astype(bool).sum()) for f in ImageFlag if f & bits}
+    if not len(rows): return
+    names = ['|'.join(f.name for f in ImageFlag if f & bits & int(v)) for v in np.asarray(iset.flags)[rows]]
+    rep.table(Table({'file': np.asarray(iset.meta['file'])[rows], 'flags': names}), 'Cutouts galnb had to repair or could not normalise',
+              note='SATURATED: pixels of absurd brightness (saturated stars, sentinel values such as 1e30) were set to sky before the '
+                   'stretch, so the rest of the image keeps its contrast; BAD_PIXELS: NaN or infinite pixels, likewise; BLANK: an empty or '
+                   'constant image, kept as zeros. They stay in the survey: an artefact is what the anomaly search should find.')
+
 def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 128), sigma=None, label_column=None,
                    seed=0, overwrite=False, bar=True, log=print, orientation='vector',
                    dask=None, # None, or 'local:N' / a scheduler address: preprocess and score through Dask (galnb.scale)
@@ -801,6 +814,7 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
                                             "orientation (no source found) left out." +
                                             (f" Preprocessed and scored on Dask ({dask}); the preprocessed set is images.zarr." if client else ''))
         m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()), dask=dask)
+        _flagged_cutouts(iset, rep, m)
         m.update(images_arm(iset.select(ok), run, rep, epochs, channels, sigma=sigma, label_column=label_column, seed=seed,
                             model=mdl, scores_fn=scores_fn, bar=bar, log=log, orientation=orientation))
         stage_times(rep, image_CVAEs=m.get('train_seconds'), total=m.get('seconds'))

@@ -208,3 +208,19 @@ def test_a_run_then_its_replacement(survey, tmp_path):
     assert code == 0, e
     assert json.loads((tmp_path/'run'/'.galnb-run.json').read_text())['command'].endswith('--seed 1')
     assert not list(tmp_path.glob('run.*'))
+
+def test_saturated_and_blank_cutouts_are_flagged_not_lost(survey, tmp_path):
+    "One 1e30 pixel must not flatten a cutout, and an all-zero cutout must be named: both stay in the survey, flagged."
+    src = survey['cutouts']
+    sat, blank = tmp_path/src[0].name, tmp_path/src[1].name
+    with fits.open(src[0]) as hl:
+        d = hl[0].data.copy(); d[1, 5, 5] = 1e30; fits.PrimaryHDU(d, hl[0].header).writeto(sat)
+    with fits.open(src[1]) as hl: fits.PrimaryHDU(np.zeros_like(hl[0].data), hl[0].header).writeto(blank)
+    files = [sat, blank, *src[2:]]
+    code, _, e = galnb('images', *files, '--props', survey['props'], '--out', tmp_path/'run', '--epochs', '1', '--channels', '8,16,32',
+                       '--sigma', 'redshift=0.02')
+    assert code == 0, e
+    met = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    assert met['flagged']['SATURATED'] == 1 and met['flagged']['BLANK'] == 1
+    md = (tmp_path/'run'/'report.md').read_text()
+    assert sat.name in md and 'SATURATED' in md and blank.name in md and 'BLANK' in md
