@@ -52,6 +52,7 @@ if __name__ == '__main__':
     ap.add_argument('notebooks', nargs='+', help='notebooks to execute')
     a = ap.parse_args()
     os.environ['IN_TEST'] = '1'
+    os.environ.setdefault('PYTHONWARNINGS', 'ignore::FutureWarning')   # worker processes' library deprecation notes
     for nb in a.notebooks:
         print(f'{nb}: ', end='', flush=True)
         try: print(f'{run(nb):.0f} s', flush=True)
