@@ -18,13 +18,13 @@ from astropy.table import Table, vstack
 import galnb
 
 # %% auto #0
-__all__ = ['Rebinned', 'DJA_BASE_URL', 'LEGACY_BASE_URL', 'GalnbInputError', 'atomic_write', 'Spectrum', 'spectrum_from_arrays',
-           'spectrum_from_table', 'spectrum_from_specutils', 'read_dja_spectrum', 'read_dja_spectra', 'to_rest_frame',
-           'rest_frame_grid', 'grid_centers', 'pixel_edges', 'rebin_flux', 'SpecFlag', 'normalize_at', 'asinh_stretch',
-           'inverse_asinh', 'SpectraSet', 'preprocess_spectra', 'cache_dir', 'dja_root', 'dja_url', 'legacy_cutout_url',
-           'verify_fits', 'download_files', 'download_dja', 'download_legacy_cutouts', 'ImageFlag',
-           'read_legacy_cutout', 'read_legacy_cutouts', 'normalize_images', 'resize_images', 'normalize_resize',
-           'estimate_orientation', 'ImageSet', 'preprocess_images']
+__all__ = ['DJA_COLUMNS', 'Rebinned', 'DJA_BASE_URL', 'LEGACY_BASE_URL', 'GalnbInputError', 'atomic_write', 'Spectrum',
+           'spectrum_from_arrays', 'spectrum_from_table', 'spectrum_from_specutils', 'read_dja_spectrum',
+           'read_dja_spectra', 'to_rest_frame', 'rest_frame_grid', 'grid_centers', 'pixel_edges', 'rebin_flux',
+           'SpecFlag', 'normalize_at', 'asinh_stretch', 'inverse_asinh', 'SpectraSet', 'preprocess_spectra',
+           'cache_dir', 'dja_root', 'dja_url', 'legacy_cutout_url', 'verify_fits', 'download_files', 'download_dja',
+           'download_legacy_cutouts', 'ImageFlag', 'read_legacy_cutout', 'read_legacy_cutouts', 'normalize_images',
+           'resize_images', 'normalize_resize', 'estimate_orientation', 'ImageSet', 'preprocess_images']
 
 # %% ../nbs/00_preprocess.ipynb #0006
 class GalnbInputError(ValueError):
@@ -262,9 +262,11 @@ def _check_fits_size(path):
                               "FITS records); it may be truncated or corrupt")
 
 # %% ../nbs/00_preprocess.ipynb #0024
+DJA_COLUMNS = ('wave', 'flux', 'err')   # the SPEC1D columns galnb reads; the others (sky, path_corr, …) stay in the file
+
 def read_dja_spectrum(path # a DJA msaexp `*.spec.fits` file
                      ) -> Spectrum:
-    "Read a DJA msaexp NIRSpec spectrum (SPEC1D table) into a `Spectrum`."
+    "Read a DJA msaexp NIRSpec spectrum (SPEC1D table) into a `Spectrum`; `meta['header']` is the SPEC1D header, parsed lazily."
     path = Path(path)
     _check_fits_size(path)
     try:
@@ -274,16 +276,21 @@ def read_dja_spectrum(path # a DJA msaexp `*.spec.fits` file
         with hl:
             names = [h.name for h in hl]
             if 'SPEC1D' not in names: raise GalnbInputError(f"{path}: no SPEC1D extension (found {names}); is this a DJA msaexp spectrum?")
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', u.UnitsWarning)   # an unknown TUNIT: the unit check below names the column
-                t = Table.read(hl['SPEC1D'])
-            hdr = dict(hl[0].header)
+            spec = hl['SPEC1D']
+            missing = [c for c in DJA_COLUMNS if c not in spec.columns.names]
+            if missing: raise GalnbInputError(f"{path}: missing column(s) {missing}; columns are {spec.columns.names}")
+            cols = {c: np.array(spec.data[c]) for c in DJA_COLUMNS}             # only the three columns, not the whole table
+            units = {c: spec.columns[c].unit for c in DJA_COLUMNS}
+            header, prim = spec.header, {k: v for k, v in hl[0].header.items()}
     except GalnbInputError: raise
-    except Exception as e:   # astropy raises OSError, ValueError, TypeError, IndexError for damaged files
+    except Exception as e:   # astropy raises OSError, ValueError, TypeError, IndexError, KeyError for damaged files
         raise GalnbInputError(f"{path}: cannot read FITS file ({type(e).__name__}: {e}); it may be truncated or corrupt") from e
-    s = spectrum_from_table(t, id=path.name.removesuffix('.spec.fits').removesuffix('.fits'), file=str(path))
-    s.meta.update({k: v for k, v in hdr.items() if isinstance(v, (str, int, float, bool)) and k not in ('SIMPLE', 'BITPIX', 'NAXIS', 'EXTEND')})
-    return s
+    meta = {k: v for k, v in prim.items() if isinstance(v, (str, int, float, bool)) and k not in ('SIMPLE', 'BITPIX', 'NAXIS', 'EXTEND')}
+    meta['header'] = header
+    fu = units['flux'] or 'uJy'
+    return _spectrum(cols['wave'], cols['flux'], cols['err'], units['wave'] or 'um', fu, units['err'] or fu, None,
+                     path.name.removesuffix('.spec.fits').removesuffix('.fits'), str(path), meta,
+                     what=tuple(f'column {c!r}' for c in DJA_COLUMNS))
 
 # %% ../nbs/00_preprocess.ipynb #0025
 def read_dja_spectra(paths, # DJA spectrum files
