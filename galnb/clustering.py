@@ -51,7 +51,7 @@ def _check_points(X, who, min_n=2):
 
 # %% ../nbs/03_clustering.ipynb #0011
 def _fit_score(X, k, seeds, sample, gmm_kwargs):
-    "Fit one GaussianMixture per seed; return rows (silhouette, BIC, converged, clusters used)."
+    "Fit one GaussianMixture per seed; return rows (silhouette, BIC, converged, clusters used, ICL)."
     rows = []
     with threadpool_limits(1):                              # the parallelism is over restarts, not inside BLAS
         for s in seeds:
@@ -60,7 +60,8 @@ def _fit_score(X, k, seeds, sample, gmm_kwargs):
             Xs, ls = (X, lab) if sample is None else (X[sample], lab[sample])
             n_used = len(np.unique(ls))
             sil = silhouette_score(Xs, ls) if 2 <= n_used < len(ls) else np.nan
-            rows.append((sil, g.bic(X), bool(g.converged_), len(np.unique(lab))))
+            bic, r = g.bic(X), g.predict_proba(X)
+            rows.append((sil, bic, bool(g.converged_), len(np.unique(lab)), bic - 2*(r*np.log(np.clip(r, 1e-300, None))).sum()))
     return rows
 
 # %% ../nbs/03_clustering.ipynb #0012
@@ -111,7 +112,7 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
                n_trials=100, # random restarts per k (the paper's: 100)
                seed=0, # draws every restart's random_state (and the silhouette subset)
                n_jobs=-1, # joblib workers (−1: all cores); the result does not depend on it
-               criterion='max', # 'max': best single restart (the paper's); 'median': best k by median, then its best restart
+               criterion='max', # 'max': best single restart by silhouette (the paper's); 'median': best k by median silhouette, then its best restart; 'bic'/'icl': the restart with the lowest BIC / ICL
                silhouette_n=5000, # exact silhouette up to this many points, else on a seeded random subset of this size
                progress=False, # show a progress bar over the restarts (fastprogress)
                **gmm_kwargs): # passed to `GaussianMixture` (covariance_type, max_iter, …)
@@ -119,7 +120,7 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
     ks = [int(k) for k in ks]
     if not ks or min(ks) < 2: raise GalnbInputError(f"select_gmm: ks must be integers ≥ 2, got {ks}")
     X = _check_points(X, 'select_gmm', min_n=max(ks) + 1)
-    if criterion not in ('max', 'median'): raise GalnbInputError(f"criterion must be 'max' or 'median', not {criterion!r}")
+    if criterion not in ('max', 'median', 'bic', 'icl'): raise GalnbInputError(f"criterion must be 'max', 'median', 'bic' or 'icl', not {criterion!r}")
     if n_trials < 1: raise GalnbInputError(f"select_gmm: n_trials must be ≥ 1, got {n_trials}")
     rng = np.random.default_rng(seed)
     seeds = rng.integers(0, 2**31 - 1, size=(len(ks), n_trials))
@@ -135,11 +136,12 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
             gen.comment = f'GMM: {len(ks)} values of k × {n_trials} restarts'
         out = list(gen)
     rows = [(ks[i], j + t, seeds[i, j + t], *r) for (i, j), rr in zip(tasks, out) for t, r in enumerate(rr)]
-    scores = Table(rows=rows, names=('k', 'trial', 'seed', 'silhouette', 'bic', 'converged', 'n_clusters'),
-                   dtype=(int, int, np.int64, float, float, bool, int))
+    scores = Table(rows=rows, names=('k', 'trial', 'seed', 'silhouette', 'bic', 'converged', 'n_clusters', 'icl'),
+                   dtype=(int, int, np.int64, float, float, bool, int, float))
     sil = np.asarray(scores['silhouette'], float)
     if not np.isfinite(sil).any(): raise GalnbInputError("select_gmm: no restart gave two or more clusters; the points may be degenerate")
-    if criterion == 'median':
+    if criterion in ('bic', 'icl'): sil = -np.asarray(scores[criterion], float)   # the lowest information criterion wins
+    elif criterion == 'median':
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)
             med = [np.nanmedian(np.where(scores['k'] == k, sil, np.nan)) for k in ks]

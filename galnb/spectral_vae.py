@@ -22,9 +22,9 @@ from .preprocess import SpectraSet, GalnbInputError
 from .training import InMemoryDL, reparametrize, galnb_learner, save_model, load_model
 
 # %% auto #0
-__all__ = ['SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'SpectralVAE', 'MaskedELBO', 'KLWarmup', 'SchedStaircase',
-           'spectral_learner', 'check_grid', 'encode', 'reconstruct', 'infill', 'reconstruction_mse', 'noise_floor',
-           'save_spectral_vae', 'load_spectral_vae']
+__all__ = ['SPECTRAL_ARCHS', 'SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'SpectralVAE', 'MaskedELBO', 'KLWarmup',
+           'SchedStaircase', 'spectral_learner', 'check_grid', 'encode', 'reconstruct', 'infill', 'reconstruction_mse',
+           'noise_floor', 'save_spectral_vae', 'load_spectral_vae']
 
 # %% ../nbs/01_spectral_vae.ipynb #0008
 class SpectraDL(InMemoryDL):
@@ -72,9 +72,10 @@ def spectra_dls(sset:SpectraSet, # the spectra to train on
     return dls
 
 # %% ../nbs/01_spectral_vae.ipynb #0012
-def _block(n_in, n_out, p, act, act_first):
+def _block(n_in, n_out, p, act, act_first, batchnorm=True):
     layers = [nn.Linear(n_in, n_out)]
-    layers += [act(), nn.BatchNorm1d(n_out)] if act_first else [nn.BatchNorm1d(n_out), act()]
+    if not batchnorm: layers.append(act())
+    else: layers += [act(), nn.BatchNorm1d(n_out)] if act_first else [nn.BatchNorm1d(n_out), act()]
     return nn.Sequential(*layers, nn.Dropout(p))
 
 class SpectralVAE(nn.Module):
@@ -85,17 +86,18 @@ class SpectralVAE(nn.Module):
                  dropout=(0.2, 0.2, 0.2, 0.1), # encoder dropout per layer (decoder mirrored)
                  act='relu', # 'relu', 'leaky_relu', 'gelu' or 'silu'
                  act_first=False, # activation before BatchNorm, as the paper's code does
+                 batchnorm=True, # BatchNorm after each hidden Linear (the paper's); False: Linear → activation only
                  grid=None): # the training grid (from the SpectraSet's config and wave), checked when encoding
         super().__init__()
         if len(widths) != len(dropout): raise GalnbInputError("widths and dropout need one entry per hidden layer")
         acts = dict(relu=nn.ReLU, leaky_relu=nn.LeakyReLU, gelu=nn.GELU, silu=nn.SiLU)
         if act not in acts: raise GalnbInputError(f"act must be one of {list(acts)}, not {act!r}")
-        self.config = dict(n_in=n_in, k=k, widths=list(widths), dropout=list(dropout), act=act, act_first=act_first, grid=grid)
+        self.config = dict(n_in=n_in, k=k, widths=list(widths), dropout=list(dropout), act=act, act_first=act_first, batchnorm=batchnorm, grid=grid)
         a, dims = acts[act], [n_in, *widths]
-        self.encoder = nn.Sequential(*[_block(i, o, p, a, act_first) for i, o, p in zip(dims[:-1], dims[1:], dropout)])
+        self.encoder = nn.Sequential(*[_block(i, o, p, a, act_first, batchnorm) for i, o, p in zip(dims[:-1], dims[1:], dropout)])
         self.mu, self.logvar = nn.Linear(widths[-1], k), nn.Linear(widths[-1], k)
         rdims = [k, *widths[::-1]]
-        self.decoder = nn.Sequential(*[_block(i, o, p, a, act_first) for i, o, p in zip(rdims[:-1], rdims[1:], dropout[::-1])],
+        self.decoder = nn.Sequential(*[_block(i, o, p, a, act_first, batchnorm) for i, o, p in zip(rdims[:-1], rdims[1:], dropout[::-1])],
                                      nn.Linear(widths[0], n_in))
 
     def encode(self, x):
@@ -143,10 +145,16 @@ def SchedStaircase(start, # initial value
     return _sched
 
 # %% ../nbs/01_spectral_vae.ipynb #0025
+SPECTRAL_ARCHS = {  # named recipes; explicit arguments of `spectral_learner` override them
+    'paper': dict(widths=(512, 256, 128, 64), dropout=(0.2, 0.2, 0.2, 0.1), batchnorm=True, beta=1.),   # Saxena (2025)
+    'galnb': dict(widths=(512, 256), dropout=(0., 0.), batchnorm=False, beta=0.1),                      # measured in 05: bench_discovery
+}
+
 @delegates(galnb_learner, but='terms,rows,opt_func,monitor,fname')
 def spectral_learner(dls:SpectraDataLoaders, # from `spectra_dls`
-                     k=16, widths=(512, 256, 128, 64), dropout=(0.2, 0.2, 0.2, 0.1), act='relu', act_first=False, # see `SpectralVAE`
-                     beta=1., per_pixel=False, logvar_clamp=(-10., 10.), # see `MaskedELBO`
+                     arch='paper', # a key of `SPECTRAL_ARCHS`: defaults of widths, dropout, batchnorm and beta
+                     k=16, widths=None, dropout=None, act='relu', act_first=False, batchnorm=None, # see `SpectralVAE` (None: the arch's)
+                     beta=None, per_pixel=False, logvar_clamp=(-10., 10.), # see `MaskedELBO` (beta None: the arch's)
                      kl_warmup=0, # epochs of KL warm-up (0: none)
                      lr=1e-4, # the paper's initial learning rate
                      wd=2e-3, # L2 coefficient on the gradient (2e-3 ≡ the paper's Keras l2(1e-3))
@@ -156,14 +164,18 @@ def spectral_learner(dls:SpectraDataLoaders, # from `spectra_dls`
                      seed=None, # seed of the weight initialisation
                      **kwargs): # more options of `galnb_learner`: checkpoint, cpu_bf16, path, cbs, …
     "A fastai `Learner` for the spectral VAE with the paper's training recipe."
+    if arch not in SPECTRAL_ARCHS: raise GalnbInputError(f"arch must be one of {list(SPECTRAL_ARCHS)}, not {arch!r}")
+    a = SPECTRAL_ARCHS[arch]
+    widths, dropout, batchnorm, beta = (a[n] if v is None else v for n, v in
+                                        zip(('widths', 'dropout', 'batchnorm', 'beta'), (widths, dropout, batchnorm, beta)))
     if seed is not None: torch.manual_seed(seed)
-    model = SpectralVAE(len(dls.wave), k, widths, dropout, act, act_first,
+    model = SpectralVAE(len(dls.wave), k, widths, dropout, act, act_first, batchnorm,
                         grid=dict(dls.config.get('grid', {}), wave_first=float(dls.wave[0]), wave_last=float(dls.wave[-1])))
     cbs = ([KLWarmup(kl_warmup, beta)] if kl_warmup else []) + list(L(kwargs.pop('cbs', None)))
     learn = galnb_learner(dls, model, MaskedELBO(0. if kl_warmup else beta, per_pixel, logvar_clamp), terms=('rec', 'kl'),
                           rows='spectra (SpectraSet rows)', clip=clip, patience=patience, monitor='valid_rec', fname='best_spectral_vae',
                           opt_func=partial(Adam, decouple_wd=not true_l2), lr=lr, wd=wd, cbs=cbs, **kwargs)
-    learn.galnb_config = dict(beta=beta, per_pixel=per_pixel, logvar_clamp=logvar_clamp, lr=lr, wd=wd, true_l2=true_l2,
+    learn.galnb_config = dict(arch=arch, beta=beta, per_pixel=per_pixel, logvar_clamp=logvar_clamp, lr=lr, wd=wd, true_l2=true_l2,
                               weighting=dls.weighting, preprocessing=dls.config)
     return learn
 
