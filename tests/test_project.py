@@ -77,3 +77,17 @@ def test_console_script():
     assert out.returncode == 0 and all(c in out.stdout for c in ('demo', 'spectra', 'images', 'bench'))
     bad = subprocess.run([str(exe), 'bench', 'nonsense'], capture_output=True, text=True)
     assert bad.returncode == 2 and 'invalid choice' in bad.stderr
+
+def test_saving_in_jupyterlab_leaves_notebooks_clean():
+    "Each notebook selects the kernel `make lab` installs, and what JupyterLab adds on save is removed by nbdev's save hook."
+    import copy
+    from nbdev.clean import clean_jupyter
+    assert settings()['jupyter_hooks'] == 'True'
+    for p in sorted((ROOT/'nbs').glob('*.ipynb')):
+        on_disk = json.loads(p.read_text())
+        assert on_disk['metadata']['kernelspec']['name'] == 'galnb', f'{p.name} does not select the galnb kernel'
+        saved = copy.deepcopy(on_disk)                                    # what JupyterLab writes without an edit
+        saved['metadata']['language_info'] = {'name': 'python', 'version': '3.11.7', 'mimetype': 'text/x-python'}
+        for c in saved['cells']: c['metadata']['jp-MarkdownHeadingCollapsed'] = True
+        clean_jupyter(path=p, model=dict(type='notebook', content=saved))
+        assert saved == on_disk, f'{p.name}: saving in JupyterLab would change it'
