@@ -18,10 +18,10 @@ from .preprocess import SpectraSet, GalnbInputError, inverse_asinh
 from .spectral_vae import encode
 
 # %% auto #0
-__all__ = ['UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'LABEL_RULES', 'LINES', 'umap_embed',
-           'GMMSelection', 'select_gmm', 'density_clusters', 'multi_members', 'Composites', 'composites', 'linear_flam',
-           'spectral_features', 'measure_features', 'apply_rules', 'label_clusters', 'place', 'population_recovery',
-           'plot_composites']
+__all__ = ['UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'LABEL_RULES', 'LINES', 'LINE_NAMES',
+           'umap_embed', 'GMMSelection', 'select_gmm', 'density_clusters', 'multi_members', 'Composites', 'composites',
+           'linear_flam', 'spectral_features', 'measure_features', 'apply_rules', 'label_clusters', 'place',
+           'population_recovery', 'plot_composites']
 
 # %% ../nbs/03_clustering.ipynb #0006
 def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
@@ -410,23 +410,32 @@ def population_recovery(names, # (N,) label of each spectrum's cluster (e.g. fro
 # %% ../nbs/03_clustering.ipynb #0050
 LINES = {'Lyα': 1216., 'C IV': 1549., 'He II': 1640., 'C III]': 1909., '[O II]': 3727., 'Hδ': 4102., 'Hγ': 4341.,
          'Hβ': 4861., '[O III]': 5007., 'Hα': 6563.}
+LINE_NAMES = ('Lyα', 'C IV', 'C III]', '[O II]', '[O III]', 'Hα')   # named in the panels; the rest are marked only
 
 def plot_composites(comp:Composites, # from `composites`
                     table:Table=None, # from `label_clusters` (adds the label to each title)
                     lines=None, # {name: rest wavelength [Å]} to mark (default `LINES`)
+                    named=LINE_NAMES, # which of `lines` get their name written
                     ncols=3, size=(3.3, 2.2)): # panel layout and size [in]
-    "One panel per cluster: median composite, 16–84 % band, marked lines."
+    "One panel per cluster: median composite, 16–84 % band, marked and named lines, the strongest line never clipped."
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
     K = len(comp.clusters); nrows = math.ceil(K/ncols)
     fig, axs = plt.subplots(nrows, ncols, figsize=(size[0]*ncols, size[1]*nrows), sharex=True, squeeze=False)
-    names = {} if table is None else dict(zip(table['cluster'], table['label']))
+    names, lines = ({} if table is None else dict(zip(table['cluster'], table['label']))), (LINES if lines is None else lines)
     for ax, r in zip(axs.flat, range(K)):
         ax.fill_between(comp.wave, comp.lo[r], comp.hi[r], color='C0', alpha=0.25, lw=0)
         ax.plot(comp.wave, comp.median[r], lw=0.7, c='C0')
-        for name, w in (LINES if lines is None else lines).items(): ax.axvline(w, c='0.6', lw=0.5, ls=':')
-        top = np.nanpercentile(comp.hi[r], 99) if np.isfinite(comp.hi[r]).any() else 1.
-        ax.set(xscale='log', ylim=(min(-0.1, np.nanmin(comp.median[r]) if np.isfinite(comp.median[r]).any() else 0.), top*1.1))
+        ok = np.isfinite(comp.median[r])
+        top = 1.25*np.nanmax(comp.median[r]) if ok.any() else 1.       # room above the strongest line for the names
+        ax.set(xscale='log', ylim=(min(-0.1, np.nanmin(comp.median[r]) if ok.any() else 0.), top))
+        for name, w in lines.items():
+            ax.axvline(w, c='0.6', lw=0.5, ls=':')
+            if name in named: ax.text(w, 0.98, name, transform=ax.get_xaxis_transform(), rotation=90, ha='right', va='top', fontsize=5, color='0.35')
         c = comp.clusters[r]
         ax.set_title(f"{c}: {names.get(c, '')} (n={comp.n_members[r]})", fontsize=8)
+    ax0 = axs.flat[0]                                                   # shared x: linear tick labels on the log axis
+    ax0.xaxis.set_major_locator(FixedLocator([1500, 3000, 6000]))
+    ax0.xaxis.set_major_formatter(ScalarFormatter()); ax0.xaxis.set_minor_formatter(NullFormatter())
     for ax in list(axs.flat)[K:]: ax.set_visible(False)
     fig.supxlabel('rest wavelength [Å]', fontsize=9)
     fig.supylabel('f$_λ$ / f$_λ$(1500 Å)' if comp.space == 'linear' else 'arcsinh(f$_λ$ / f$_λ$(1500 Å))', fontsize=9)
