@@ -11,6 +11,7 @@ from execnb.shell import CaptureShell
 
 _directive = re.compile(r'^\s*#\s*\|\s*([\w-]+)', re.M)
 _address = re.compile(r' at 0x[0-9a-f]{6,}')
+_table_id = re.compile(r'<table id="table\d+"')         # astropy's HTML tables carry the object's id()
 SKIP = {'slow', 'cuda', 'notest'}
 
 def _skip(cell):
@@ -30,6 +31,7 @@ def _tidy(out):
     for k in ('text',):
         if k in out: out[k] = _address.sub(' at 0x…', ''.join(out[k]))
     if 'data' in out and 'text/plain' in out['data']: out['data']['text/plain'] = _address.sub(' at 0x…', ''.join(out['data']['text/plain']))
+    if 'data' in out and 'text/html' in out['data']: out['data']['text/html'] = _table_id.sub('<table', ''.join(out['data']['text/html']))
     return out
 
 def run(path):
