@@ -4,8 +4,8 @@
 
 # %% ../nbs/00_preprocess.ipynb #0001
 from __future__ import annotations
-from collections import namedtuple
-import functools, json, os, shutil, tempfile, threading, time, urllib.error, urllib.parse, urllib.request, warnings
+from collections import deque, namedtuple
+import contextlib, functools, itertools, json, os, shutil, sys, tempfile, threading, time, urllib.error, urllib.parse, urllib.request, warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import IntFlag
@@ -148,11 +148,18 @@ def _float_array(x, name, what):
     except (ValueError, TypeError, np.exceptions.ComplexWarning) as e:
         raise GalnbInputError(f"{name}: {what} must be real numbers ({type(e).__name__}: {e})") from e
 
+@functools.lru_cache(maxsize=256)
+def _direct_scale(unit, target):
+    "The factor astropy multiplies by to take `unit` to `target` without an equivalency, or None (cached: units repeat)."
+    try: return float(unit._to(target))
+    except Exception: return None
+
 def _to_angstrom(wave, unit, name, what='wavelength'):
     shown, unit = _shown(unit), _as_unit(unit, name, what)
     if isinstance(unit, u.FunctionUnitBase) or unit.physical_type != 'length':
         raise GalnbInputError(f"{name}: {what} has unit {shown}, which is not a length")
-    return (np.asarray(wave, np.float64)*unit).to_value(u.AA)
+    k = _direct_scale(unit, u.AA)                 # what Quantity.to_value does, without building Quantities
+    return np.asarray(wave, np.float64)*k if k is not None else (np.asarray(wave, np.float64)*unit).to_value(u.AA)
 
 def _to_ujy(x, unit, wave_aa, name, what='flux'):
     "Flux density values `x` in `unit` → µJy at wavelengths `wave_aa` (same shape as `x`)."
@@ -161,8 +168,10 @@ def _to_ujy(x, unit, wave_aa, name, what='flux'):
         raise GalnbInputError(f"{name}: {what} has unit {shown}, a magnitude, not a spectral flux density; convert it to a flux first")
     if not _is_flux_density(unit):
         raise GalnbInputError(f"{name}: {what} has unit {shown}, which is not a spectral flux density (f_ν or f_λ)")
+    k = _direct_scale(unit, u.uJy)               # f_ν units: a plain factor, the same one astropy would use
     try:
         with np.errstate(over='ignore', invalid='ignore'):         # overflow → inf → an invalid pixel, like NaN
+            if k is not None: return np.asarray(x, np.float64)*k
             return (np.asarray(x, np.float64)*unit).to_value(u.uJy, u.spectral_density(wave_aa*u.AA) + _AB)
     except (u.UnitsError, ValueError, TypeError) as e:
         raise GalnbInputError(f"{name}: {what} in {shown} cannot be converted to µJy ({e})") from e
@@ -264,9 +273,23 @@ def _check_fits_size(path):
 # %% ../nbs/00_preprocess.ipynb #0024
 DJA_COLUMNS = ('wave', 'flux', 'err')   # the SPEC1D columns galnb reads; the others (sky, path_corr, …) stay in the file
 
+_Z_CARDS = ('Z', 'REDSHIFT')          # header cards that may carry a redshift (galnb's mocks write Z in the primary header)
+
+def _header_z(meta):
+    "Copy a redshift card of the SPEC1D header into `meta` when the primary header has none."
+    h = meta['header']
+    if isinstance(h, str) or any(k in meta for k in _Z_CARDS): return meta
+    v = next((h[c] for c in _Z_CARDS if c in h), None)
+    if isinstance(v, (int, float)) and not isinstance(v, bool): meta[next(c for c in _Z_CARDS if c in h)] = v
+    return meta
+
 def read_dja_spectrum(path # a DJA msaexp `*.spec.fits` file
                      ) -> Spectrum:
     "Read a DJA msaexp NIRSpec spectrum (SPEC1D table) into a `Spectrum`; `meta['header']` is the SPEC1D header, parsed lazily."
+    return _read_dja(path)
+
+def _read_dja(path, raw_header=False):
+    "`read_dja_spectrum`; with `raw_header` the SPEC1D header stays the file's bytes (cheap to send from a worker process)."
     path = Path(path)
     _check_fits_size(path)
     try:
@@ -282,27 +305,112 @@ def read_dja_spectrum(path # a DJA msaexp `*.spec.fits` file
             cols = {c: np.array(spec.data[c]) for c in DJA_COLUMNS}             # only the three columns, not the whole table
             units = {c: spec.columns[c].unit for c in DJA_COLUMNS}
             header, prim = spec.header, {k: v for k, v in hl[0].header.items()}
+            if raw_header: at = (spec._header_offset, spec._data_offset)
+        if raw_header:
+            with open(path, 'rb') as fh: fh.seek(at[0]); raw = fh.read(at[1] - at[0]).decode('ascii')
     except GalnbInputError: raise
     except Exception as e:   # astropy raises OSError, ValueError, TypeError, IndexError, KeyError for damaged files
         raise GalnbInputError(f"{path}: cannot read FITS file ({type(e).__name__}: {e}); it may be truncated or corrupt") from e
     meta = {k: v for k, v in prim.items() if isinstance(v, (str, int, float, bool)) and k not in ('SIMPLE', 'BITPIX', 'NAXIS', 'EXTEND')}
     meta['header'] = header
+    _header_z(meta)
+    if raw_header: meta['header'] = raw
     fu = units['flux'] or 'uJy'
     return _spectrum(cols['wave'], cols['flux'], cols['err'], units['wave'] or 'um', fu, units['err'] or fu, None,
                      path.name.removesuffix('.spec.fits').removesuffix('.fits'), str(path), meta,
                      what=tuple(f'column {c!r}' for c in DJA_COLUMNS))
 
+# %% ../nbs/00_preprocess.ipynb #83f14075
+class _Progress:
+    "A one-line progress bar on stderr, drawn only when `show` (default: stderr is a terminal)."
+    def __init__(self, total, what, show=None):
+        self.total, self.what, self.done, self.t0, self.last = total, what, 0, time.monotonic(), 0.
+        self.show = (hasattr(sys.stderr, 'isatty') and sys.stderr.isatty()) if show is None else bool(show)
+    def update(self, k):
+        self.done += k; now = time.monotonic()
+        if self.show and (now - self.last > 0.2 or self.done >= self.total):
+            self.last, f = now, self.done/max(self.total, 1)
+            sys.stderr.write(f"\r{self.what} [{'#'*int(30*f):<30}] {self.done}/{self.total} ({self.done/max(now - self.t0, 1e-9):.0f}/s)")
+            if self.done >= self.total: sys.stderr.write('\n')
+            sys.stderr.flush()
+
+def _cores(): return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+
+def _n_workers(n_workers, n, min_files, who):
+    "Worker processes for `n` files: `n_workers` checked, or by default one per core from `min_files` files on, else 1."
+    if n_workers is None: return max(1, min(_cores(), n//min_files))
+    if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) or n_workers < 1:
+        raise GalnbInputError(f"{who}: n_workers must be a positive integer or None, not {n_workers!r}")
+    return int(n_workers)
+
+def _worker_init():
+    numba.set_num_threads(1)      # the workers are the parallelism: no nested thread pools
+
+def _ordered_map(fn, chunks, n_workers, progress=None, what='files', size=len):
+    "`fn(chunk)` for each chunk, yielded in input order; in `n_workers` spawned processes with ≤ 2 chunks each in flight."
+    chunks = list(chunks); bar = _Progress(sum(size(c) for c in chunks), what, progress)
+    if n_workers <= 1 or len(chunks) <= 1:
+        for c in chunks:
+            r = fn(c); bar.update(size(c)); yield r
+        return
+    import multiprocessing
+    ex = ProcessPoolExecutor(min(n_workers, len(chunks)), mp_context=multiprocessing.get_context('spawn'), initializer=_worker_init)
+    try:
+        todo, pending = iter(chunks), deque()
+        for c in itertools.islice(todo, 2*n_workers): pending.append((ex.submit(fn, c), size(c)))
+        while pending:
+            f, k = pending.popleft()
+            r = f.result()                                       # a worker's exception is raised here, in input order
+            c = next(todo, None)
+            if c is not None: pending.append((ex.submit(fn, c), size(c)))
+            bar.update(k); yield r
+    finally: ex.shutdown(wait=True, cancel_futures=True)
+
+def _chunks(items, n_workers, at_most=256):
+    "Chunks of `items`: about four per worker (in-process: as they come), at most `at_most` items each."
+    n = len(items); k = at_most if n_workers <= 1 else max(1, min(at_most, -(-n//(4*n_workers))))
+    return [items[i:i + k] for i in range(0, n, k)]
+
 # %% ../nbs/00_preprocess.ipynb #0025
+class _LazyHeader(fits.Header):
+    "A FITS header kept as its text and parsed on first use: what a worker process sends back costs nothing to unpack."
+    def __init__(self, cards=[], copy=False):
+        if isinstance(cards, str): self.__dict__['_text'] = cards
+        else: super().__init__(cards, copy)
+    def __getattr__(self, name):                       # only reached while unparsed (the Header's own attributes are missing)
+        text = self.__dict__.pop('_text', None)
+        if text is None: raise AttributeError(name)
+        self.__dict__.update(fits.Header.fromstring(text).__dict__)
+        return getattr(self, name)
+
+def _try(f, *args):
+    "`f(*args)`, or the `GalnbInputError` it raised (returned, so that a worker can hand it back in order)."
+    try: return f(*args)
+    except GalnbInputError as e: return e
+
+def _read_dja_chunk(paths):
+    "Worker side of `read_dja_spectra`: for each file a `Spectrum` (its header as raw text) or its `GalnbInputError`."
+    return [_try(_read_dja, p, True) for p in paths]
+
 def read_dja_spectra(paths, # DJA spectrum files
                      on_error='raise', # 'raise': stop at the first bad file; 'skip': warn, list it and go on
+                     n_workers=None, # processes; None: one per 1,000 files, at most one per core (in-process below 2,000)
+                     progress=None, # progress bar on stderr; None: only on a terminal
                     ) -> list:
-    "Read many DJA spectra; bad files raise or are skipped with a warning naming each of them."
+    "Read many DJA spectra, in input order; bad files raise or are skipped with a warning naming each of them."
+    if on_error not in ('raise', 'skip'): raise GalnbInputError(f"read_dja_spectra: on_error must be 'raise' or 'skip', not {on_error!r}")
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    nw = _n_workers(n_workers, len(paths), 1000, 'read_dja_spectra')
     out, bad = [], []
-    for p in paths:
-        try: out.append(read_dja_spectrum(p))
-        except GalnbInputError as e:
-            if on_error == 'raise': raise
-            bad.append(str(e))
+    read = (lambda c: [_try(read_dja_spectrum, p) for p in c]) if nw == 1 else _read_dja_chunk
+    with contextlib.closing(_ordered_map(read, _chunks(paths, nw), nw, progress, 'DJA spectra')) as results:
+        for s in itertools.chain.from_iterable(results):
+            if isinstance(s, GalnbInputError):
+                if on_error == 'raise': raise s
+                bad.append(str(s))
+            else:
+                if isinstance(s.meta['header'], str): s.meta['header'] = _LazyHeader(s.meta['header'])
+                out.append(s)
     if bad: warnings.warn(f"skipped {len(bad)} unreadable spectra:\n  " + "\n  ".join(bad))
     return out
 
@@ -441,8 +549,8 @@ def rebin_flux(wave, # (L,) or (N, L) input pixel centres, increasing along each
 # %% ../nbs/00_preprocess.ipynb #0049
 class SpecFlag(IntFlag):
     "Per-spectrum quality flags carried in `SpectraSet.meta['flags']`."
-    NORM_FALLBACK = 1     # 1500 Å window unusable: normalised in a fallback window
-    NORM_FAILED = 2       # no usable window: not normalised (left out of a SpectraSet)
+    NORM_FALLBACK = 1     # 1500 Å window unusable: normalised in a fallback (see `meta['norm_window']`), level less certain
+    NORM_FAILED = 2       # no usable signal: not normalised (left out of a SpectraSet)
     ERR_ESTIMATED = 4     # input had no errors: uniform error estimated from the pixel scatter
     LOW_COVERAGE = 8      # fewer than 20 % of the grid's bins are valid
     EXTREME_VALUES = 16   # bins whose normalised flux or weight overflow (absurd inputs) were masked
@@ -453,32 +561,35 @@ def normalize_at(wave, # (M,) bin centres [Å]
                  ivar, # (N, M) inverse variances
                  valid, # (N, M) bool
                  window=(1450., 1550.), # main normalisation window [Å]
-                 fallbacks=((1300., 2500.),), # windows tried in order when the main one is unusable
+                 fallbacks=((1300., 2500.), (4000., 6400.)), # windows tried in order when the main one is unusable
                  min_frac=0.5, # fraction of a window's bins that must be valid
-                 min_snr=3.): # minimum S/N of the level
-    "Robust continuum level per spectrum: returns (norm, norm_err, snr, window index used (−1: none), flags)."
-    wave = np.asarray(wave); N = len(flux)
+                 min_snr=3., # minimum S/N of the level
+                 slope=-2., # flux ∝ λ^slope assumed to carry a fallback level to the main window: −2 for f_λ (flat f_ν), 0 for f_ν
+                 covered=True): # last resort: the median over all valid bins, whatever their coverage
+    "Robust continuum level per spectrum: (norm, norm_err, snr, window used (0 main, k fallback k, len(fallbacks)+1 covered, −1 none), flags)."
+    wave = np.asarray(wave, np.float64); N = len(flux); ref = 0.5*(window[0] + window[1])
     norm = np.full(N, np.nan); nerr = np.full(N, np.nan); snr = np.full(N, np.nan)
     used = np.full(N, -1); flags = np.zeros(N, np.int64)
-    for k, (lo, hi) in enumerate((tuple(window), *map(tuple, fallbacks))):
-        sel = (wave >= lo) & (wave <= hi)
-        todo = used < 0
-        if not sel.any() or not todo.any(): continue
-        v = valid[:, sel]; f = np.where(v, flux[:, sel], np.nan)
-        frac = v.mean(1)
+    wins = [tuple(window), *map(tuple, fallbacks)] + ([(-np.inf, np.inf)] if covered else [])
+    for k, (lo, hi) in enumerate(wins):
+        sel = (wave >= lo) & (wave <= hi); todo = np.flatnonzero(used < 0)
+        if not sel.any() or not len(todo): continue
+        c = 1. if k == 0 else (wave[sel]/ref)**-slope        # a fallback level carried to `ref` along flux ∝ λ^slope
+        ix = np.ix_(todo, np.flatnonzero(sel))
+        v = valid[ix]; f = np.where(v, flux[ix]*c, np.nan)
+        last = covered and k == len(wins) - 1
+        enough = v.any(1) if last else v.mean(1) >= min_frac   # the covered range needs only one valid bin
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore', RuntimeWarning)    # all-NaN rows: handled by `frac` below
+            warnings.simplefilter('ignore', RuntimeWarning)    # all-NaN rows: handled by `enough` below
             level = np.nanmedian(f, axis=1)
-        sw = np.cumsum(np.where(v, ivar[:, sel], 0.), axis=1)[:, -1]   # sequential: a row's sum is the same bits in any batch
+        sw = np.cumsum(np.where(v, ivar[ix]/c**2, 0.), axis=1)[:, -1]   # sequential: a row's sum is the same bits in any batch
         err = np.sqrt(np.pi/2)/np.sqrt(np.where(sw > 0, sw, np.nan))
         s = level/err
-        good = todo & (frac >= min_frac) & (level > 0) & (s >= min_snr)
-        norm[good], nerr[good], snr[good], used[good] = level[good], err[good], s[good], k
-        if k > 0: flags[good] |= SpecFlag.NORM_FALLBACK
-        first = todo & (k == 0)
-        snr[first] = s[first]        # keep the 1500 Å S/N of failures, for the report
-    flags[used < 0] |= SpecFlag.NORM_FAILED | (SpecFlag.NORM_FALLBACK if fallbacks else 0)
-    flags[used < 0] &= ~SpecFlag.NORM_FALLBACK
+        good = enough & (level > 0) & (s >= min_snr); g = todo[good]
+        norm[g], nerr[g], snr[g], used[g] = level[good], err[good], s[good], k
+        if k > 0: flags[g] |= SpecFlag.NORM_FALLBACK
+        if k == 0: snr[todo] = s                    # the 1500 Å S/N, kept for failures too (for the report)
+    flags[used < 0] |= SpecFlag.NORM_FAILED
     return norm, nerr, snr, used, flags
 
 # %% ../nbs/00_preprocess.ipynb #0053
@@ -622,30 +733,43 @@ def _malformed(s):
     if any(x.dtype.kind not in 'biuf' for x in a): return 'malformed Spectrum: wave, flux, err and valid must hold real numbers'
     return ''
 
-def _as_spectra(spectra):
-    "`Spectrum` objects from Spectrum objects and DJA file paths, and why each cannot be used ('' if it can)."
+def _items(spectra):
+    "The input as a list of `Spectrum` objects and file paths, or a GalnbInputError naming the first item that is neither."
     if isinstance(spectra, (Spectrum, str, os.PathLike)): spectra = [spectra]
     try: spectra = list(spectra)
     except TypeError as e: raise GalnbInputError(f"preprocess_spectra: expected Spectrum objects or file paths, not {type(spectra).__name__}") from e
-    out, why = [], []
     for i, s in enumerate(spectra):
+        if not isinstance(s, (Spectrum, str, os.PathLike)):
+            raise GalnbInputError(f"preprocess_spectra: item {i} is a {type(s).__name__}, not a Spectrum or a file path")
+    return spectra
+
+def _as_spectra(items):
+    "`Spectrum` objects from Spectrum objects and DJA file paths, and why each cannot be used ('' if it can)."
+    out, why = [], []
+    for s in _items(items):
         if isinstance(s, (str, os.PathLike)):
             try: s, r = read_dja_spectrum(s), ''
             except GalnbInputError as e:                              # one unreadable file does not stop a survey
                 p = Path(s); s, r = _stand_in(p.name.removesuffix('.spec.fits').removesuffix('.fits'), p), str(e).removeprefix(f'{p}: ')
-        elif isinstance(s, Spectrum):
+        else:
             r = _malformed(s)
-            if r: s = _stand_in(s.id, s.file, _meta(s).get('z', np.nan))
-        else: raise GalnbInputError(f"preprocess_spectra: item {i} is a {type(s).__name__}, not a Spectrum or a file path")
+            if r: s = _stand_in(s.id, s.file, _meta_z(s))
         out.append(s); why.append(r)
     return out, why
+
+_Z_KEYS = ('z', 'Z', 'redshift', 'REDSHIFT')   # where a spectrum's meta may hold its redshift (FITS headers say Z)
+
+def _meta_z(s, default=np.nan):
+    "The redshift in a spectrum's meta, under any of `_Z_KEYS`."
+    m = _meta(s); return next((m[k] for k in _Z_KEYS if k in m), default)
 
 def _redshifts(z, spectra):
     "One float redshift per spectrum (NaN where masked or missing), or a GalnbInputError."
     if z is None:
-        missing = [s.id for s in spectra if 'z' not in _meta(s)]
-        if missing: raise GalnbInputError(f"preprocess_spectra: no redshift given and none in the metadata of {missing[:5]}{' …' if len(missing) > 5 else ''}")
-        z = [_meta(s)['z'] for s in spectra]
+        missing = [s.id for s in spectra if _meta_z(s, None) is None]
+        if missing: raise GalnbInputError(f"preprocess_spectra: no redshift given and none in the metadata ({'/'.join(_Z_KEYS)}) "
+                                          f"of {missing[:5]}{' …' if len(missing) > 5 else ''}")
+        z = [_meta_z(s) for s in spectra]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('error', np.exceptions.ComplexWarning)
@@ -664,7 +788,8 @@ def _bad_grids(wave, edges, n):
         ok = np.where(has, np.isfinite(w) & (w > 0), True).all(1) & np.isfinite(e).all(1) & (np.diff(e, axis=1) > 0).all(1)
     return np.broadcast_to(~ok, n.shape)
 
-def _preprocess_block(spectra, z, why, offset, edges, window, fallbacks, min_frac, min_snr, softening, flux_density, min_coverage):
+def _preprocess_block(spectra, z, why, offset, edges, window, fallbacks, min_frac, min_snr, softening, flux_density, min_coverage,
+                      beta=-2., covered=True):
     "One block of `preprocess_spectra` → (flux, mask, weight, meta, rejected); each row depends on its own spectrum only."
     wave = grid_centers(edges)
     reasons = np.array(why, dtype=object)
@@ -691,11 +816,11 @@ def _preprocess_block(spectra, z, why, offset, edges, window, fallbacks, min_fra
     nbins = r.valid.sum(1)
     reasons[(reasons == '') & (nbins == 0)] = f'misses the rest-frame grid {edges[0]:.0f}-{edges[-1]:.0f} A'
     norm, nerr, snr, used, flags = normalize_at(wave, r.flux, r.ivar*_independent_fraction(w_obs, npx, zz, edges), r.valid,
-                                                window, fallbacks, min_frac, min_snr)
+                                                window, fallbacks, min_frac, min_snr, beta + 2*(flux_density == 'fnu'), covered)
     bad_norm = (reasons == '') & (used < 0)
-    reasons[bad_norm] = [f'normalisation failed: no window with >={min_frac:.0%} valid bins, a positive level and '
-                         f'S/N >= {min_snr:g} (S/N at 1500 A: {s:.1f})' if np.isfinite(s) else
-                         'normalisation failed: 1500 A and fallback windows not covered' for s in snr[bad_norm]]
+    reasons[bad_norm] = [f'normalisation failed, no usable signal: no positive continuum level with S/N >= {min_snr:g} at 1500 A, '
+                         f'in the fallback windows{" or over all valid bins" if covered else ""} (S/N at 1500 A: '
+                         f'{"not covered" if not np.isfinite(s) else f"{s:.1f}"})' for s in snr[bad_norm]]
     k = reasons == ''
     flags |= np.where([bool(_meta(s).get('err_estimated')) for s in spectra], int(SpecFlag.ERR_ESTIMATED), 0)
     flags |= np.where(nbins < 0.2*len(wave), int(SpecFlag.LOW_COVERAGE), 0)
@@ -707,36 +832,54 @@ def _preprocess_block(spectra, z, why, offset, edges, window, fallbacks, min_fra
     ok = r.valid[k] & np.isfinite(y) & (np.abs(wy) <= np.finfo(np.float32).max)     # bins beyond float32 are masked and flagged
     extreme[np.flatnonzero(k)[(ok != r.valid[k]).any(1)]] = True
     flags |= np.where(extreme, int(SpecFlag.EXTREME_VALUES), 0)
-    wins = [tuple(window), *map(tuple, fallbacks)]
+    wins = [tuple(map(float, window)), *[tuple(map(float, f)) for f in fallbacks]]
+    names = np.array([f'{lo:g}-{hi:g}' for lo, hi in wins] + ['covered'])[used[k]]
+    vk, M = r.valid[k], r.valid.shape[1]                              # the covered range: first to last valid bin
+    lo = np.array([*(w[0] for w in wins), np.nan])[used[k]]; hi = np.array([*(w[1] for w in wins), np.nan])[used[k]]
+    cov = names == 'covered'
+    lo[cov], hi[cov] = wave[vk[cov].argmax(1)], wave[M - 1 - vk[cov][:, ::-1].argmax(1)]
     meta = Table({'id': ids[k], 'file': files[k], 'z': z[k], 'norm': norm[k], 'norm_err': nerr[k], 'norm_snr': snr[k],
-                  'norm_lo': np.array([wins[i][0] for i in used[k]], float), 'norm_hi': np.array([wins[i][1] for i in used[k]], float),
-                  'n_valid': ok.sum(1), 'flags': flags[k]})
+                  'norm_window': names, 'norm_lo': lo, 'norm_hi': hi, 'n_valid': ok.sum(1), 'flags': flags[k]})
     return np.where(ok, y, 0.).astype(np.float32), ok, np.where(ok, wy, 0.).astype(np.float32), meta, rejected
 
 # %% ../nbs/00_preprocess.ipynb #533bc87e
+def _preprocess_items(block):
+    "One block of `preprocess_spectra` from its inputs (spectra or files, read here: in a worker when there are workers)."
+    items, z, offset, kw = block
+    spectra, why = _as_spectra(items)
+    return _preprocess_block(spectra, _redshifts(z, spectra), why, offset, **kw)
+
 def preprocess_spectra(spectra, # `Spectrum` objects, or DJA file paths (an unreadable file is rejected with its reason)
-                       z=None, # (N,) redshifts; default: each spectrum's meta['z']
+                       z=None, # (N,) redshifts; default: each spectrum's meta['z'] (or Z, redshift, REDSHIFT: FITS headers write Z)
                        edges=None, # rest-frame grid edges; default `rest_frame_grid()` (1100–8800 Å, 2 Å)
-                       window=(1450., 1550.), fallbacks=((1300., 2500.),), min_frac=0.5, min_snr=3., # see `normalize_at`
+                       window=(1450., 1550.), fallbacks=((1300., 2500.), (4000., 6400.)), min_frac=0.5, min_snr=3., # see `normalize_at`
+                       beta=-2., # UV slope (f_λ ∝ λ^β) along which a fallback level is carried to 1500 Å
+                       covered=True, # last resort: normalise by the median of all valid bins (see `normalize_at`)
                        softening=1., # arcsinh softening scale
                        flux_density='flambda', # 'flambda' (the paper's) or 'fnu'
                        min_coverage=1., # see `rebin_flux`
                        on_reject='warn', # 'warn' or 'raise'
                        chunk=4096, # spectra processed at a time: bounds the float64 working arrays of the resampling
+                       n_workers=None, # processes reading and preprocessing files; None: one per 1,000 files, at most one per core
+                       progress=None, # progress bar on stderr; None: only on a terminal
                       ) -> SpectraSet:
-    "Observed spectra → rest frame → common grid → normalised at 1500 Å → arcsinh: a `SpectraSet`."
+    "Observed spectra (or DJA files) → rest frame → common grid → normalised at 1500 Å (or a flagged fallback) → arcsinh: a `SpectraSet`."
     if on_reject not in ('warn', 'raise'): raise GalnbInputError(f"preprocess_spectra: on_reject must be 'warn' or 'raise', not {on_reject!r}")
     if flux_density not in ('flambda', 'fnu'): raise GalnbInputError(f"flux_density must be 'flambda' or 'fnu', not {flux_density!r}")
     if not (isinstance(chunk, (int, np.integer)) and chunk >= 1): raise GalnbInputError(f"preprocess_spectra: chunk must be a positive integer, not {chunk!r}")
     edges = rest_frame_grid() if edges is None else np.asarray(edges, np.float64)
     if edges.ndim != 1 or len(edges) < 2 or not (np.isfinite(edges).all() and (np.diff(edges) > 0).all()):
         raise GalnbInputError(f"preprocess_spectra: edges must be at least 2 finite, increasing values, got shape {edges.shape}")
-    spectra, why = _as_spectra(spectra)
-    if not spectra: raise GalnbInputError("preprocess_spectra: no spectra given")
-    z = _redshifts(z, spectra)
-    N = len(spectra)
-    parts = [_preprocess_block(spectra[i:i + chunk], z[i:i + chunk], why[i:i + chunk], i, edges, window, fallbacks, min_frac,
-                               min_snr, softening, flux_density, min_coverage) for i in range(0, N, chunk)]
+    items = _items(spectra)
+    if not items: raise GalnbInputError("preprocess_spectra: no spectra given")
+    N = len(items); z = None if z is None else _redshifts(z, items)   # None: each block takes them from its spectra's meta
+    nw = _n_workers(n_workers, sum(isinstance(s, (str, os.PathLike)) for s in items), 1000, 'preprocess_spectra')
+    block = chunk if nw == 1 else max(1, min(chunk, -(-N//(4*nw))))   # any blocking gives the same rows
+    kw = dict(edges=edges, window=window, fallbacks=fallbacks, min_frac=min_frac, min_snr=min_snr, softening=softening,
+              flux_density=flux_density, min_coverage=min_coverage, beta=beta, covered=covered)
+    blocks = [(items[i:i + block], None if z is None else z[i:i + block], i, kw) for i in range(0, N, block)]
+    with contextlib.closing(_ordered_map(_preprocess_items, blocks, nw, progress, 'spectra', size=lambda b: len(b[0]))) as res:
+        parts = list(res)
     flux, mask, weight, meta, rejected = [np.concatenate(a) if j < 3 else vstack(list(a)) for j, a in enumerate(zip(*parts))]
     if len(rejected):
         msg = (f"{len(rejected)} of {N} spectra left out:\n  " + "\n  ".join(f"{r['file'] or r['id']}: {r['reason']}" for r in rejected[:20])
@@ -745,7 +888,7 @@ def preprocess_spectra(spectra, # `Spectrum` objects, or DJA file paths (an unre
         warnings.warn(msg, stacklevel=2)
     meta['norm'].unit = meta['norm_err'].unit = 'erg / (s cm2 Angstrom)' if flux_density == 'flambda' else 'uJy'
     config = dict(grid=dict(start=float(edges[0]), stop=float(edges[-1]), n=len(edges) - 1), window=list(window),
-                  fallbacks=[list(f) for f in fallbacks], min_frac=min_frac, min_snr=min_snr, softening=softening,
+                  fallbacks=[list(f) for f in fallbacks], beta=beta, covered=covered, min_frac=min_frac, min_snr=min_snr, softening=softening,
                   flux_density=flux_density, min_coverage=min_coverage, galnb=galnb.__version__)
     return SpectraSet(grid_centers(edges), edges, flux, mask, weight, meta, config, rejected)
 
@@ -1044,18 +1187,59 @@ def _cutout_band_order(hdr, nband, path):
 # %% ../nbs/00_preprocess.ipynb #c5ca8558
 _NMGY = u.Unit('nanomaggy')
 
+@functools.lru_cache(maxsize=64)
+def _bunit_scale(bunit):
+    "Factor taking a BUNIT string to nanomaggies (1. for a unit kept as stored), or the reason it is not a flux ('' when it is)."
+    try: unit = _as_unit(bunit, '', '')
+    except GalnbInputError: return None, "unrecognised"
+    for per in (u.one, u.pix):                                        # a flux, or a flux per pixel: the same numbers
+        if not isinstance(unit, u.FunctionUnitBase) and (unit*per).is_equivalent(_NMGY, _AB): return float((unit*per).to(_NMGY, equivalencies=_AB)), ''
+    if not isinstance(unit, u.FunctionUnitBase) and (_is_flux_density(unit) or _is_flux_density(unit*u.sr)): return 1., ''
+    return None, 'not a flux'
+
 def _cutout_scale(hdr, path):
     "Factor taking a cutout to nanomaggies, from its BUNIT card; a GalnbInputError for a unit that is not a flux."
     bunit = hdr.get('BUNIT')
     if bunit is None or (isinstance(bunit, str) and not bunit.strip()): return 1.   # Legacy cutouts: nanomaggies, often unsaid
     what = "the image (BUNIT)"
     if not isinstance(bunit, str): raise GalnbInputError(f"{path}: {what} has unit {bunit!r}, which is not a unit string")
-    unit = _as_unit(bunit, path, what)
-    for per in (u.one, u.pix):                                        # a flux, or a flux per pixel: the same numbers
-        if not isinstance(unit, u.FunctionUnitBase) and (unit*per).is_equivalent(_NMGY, _AB): return float((unit*per).to(_NMGY, equivalencies=_AB))
-    if not isinstance(unit, u.FunctionUnitBase) and (_is_flux_density(unit) or _is_flux_density(unit*u.sr)): return 1.
-    raise GalnbInputError(f"{path}: {what} has unit {bunit!r}, which is not a flux or surface brightness; galnb reads "
-                          "cutouts in nanomaggies (Legacy Survey), with BUNIT absent or e.g. 'nanomaggy'")
+    scale, why = _bunit_scale(bunit)                                  # units repeat from file to file: parsed once
+    if why == "unrecognised": _as_unit(bunit, path, what)             # raises, naming the file
+    if scale is None:
+        raise GalnbInputError(f"{path}: {what} has unit {bunit!r}, which is not a flux or surface brightness; galnb reads "
+                              "cutouts in nanomaggies (Legacy Survey), with BUNIT absent or e.g. 'nanomaggy'")
+    return scale
+
+# %% ../nbs/00_preprocess.ipynb #253268bd
+_FITS_FLOAT = {-32: '>f4', -64: '>f8'}
+
+def _card_value(card):
+    "The value of a simple FITS card image (integer, float, logical or quoted string)."
+    v = card[10:].split(b'/')[0].strip() if not card[10:].lstrip().startswith(b"'") else card[10:].strip()
+    if v.startswith(b"'"): return v[1:].split(b"'")[0].decode('ascii').rstrip()
+    if v in (b'T', b'F'): return v == b'T'
+    return float(v) if (b'.' in v or b'E' in v.upper()) else int(v)
+
+def _plain_primary(path):
+    "(header, data) of a FITS file whose primary HDU is a plain float image, read straight from its bytes; None for anything else."
+    with open(path, 'rb') as fh:
+        head = b''
+        while len(head) < 2880*20:
+            blk = fh.read(2880)
+            if len(blk) < 2880: return None
+            head += blk
+            if any(blk[i:i + 8] == b'END     ' for i in range(0, 2880, 80)): break
+        else: return None
+        keys = {head[i:i + 8].rstrip(): head[i:i + 80] for i in range(0, len(head), 80)}
+        try:
+            if keys[b'SIMPLE'][29:30] != b'T' or _card_value(keys[b'BITPIX']) not in _FITS_FLOAT: return None
+            shape = tuple(_card_value(keys[b'NAXIS%d' % k]) for k in range(_card_value(keys[b'NAXIS']), 0, -1))
+        except (KeyError, ValueError, IndexError): return None
+        if not shape or any(b in keys for b in (b'BSCALE', b'BZERO', b'BLANK', b'GROUPS', b'XTENSION')): return None
+        dt = np.dtype(_FITS_FLOAT[_card_value(keys[b'BITPIX'])]); nbytes = int(np.prod(shape))*dt.itemsize
+        buf = fh.read(nbytes)
+        if len(buf) < nbytes or os.fstat(fh.fileno()).st_size < len(head) + -(-nbytes//2880)*2880: return None   # short: astropy says why
+    return fits.Header.fromstring(head.decode('ascii')), np.frombuffer(buf, dt).reshape(shape)
 
 # %% ../nbs/00_preprocess.ipynb #0115
 def read_legacy_cutout(path # Legacy Survey `fits-cutout` FITS file: primary HDU of shape (nband, H, W)
@@ -1063,34 +1247,51 @@ def read_legacy_cutout(path # Legacy Survey `fits-cutout` FITS file: primary HDU
     "Read one Legacy Survey cutout as a `(3, H, W)` float32 image in nanomaggies, in g,r,z order, with its primary header."
     path = Path(path)
     if not path.is_file(): raise GalnbInputError(f"{path}: no such cutout file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # astropy's truncation/verify warnings: the error below says it instead
-            with fits.open(path, memmap=False) as hl:
-                hdr = hl[0].header.copy()
-                data = hl[0].data
-                data = None if data is None else np.array(data, dtype=np.float32)
-    except (OSError, TypeError, ValueError) as e:
-        raise GalnbInputError(f"{path}: cannot read this FITS cutout; is it truncated or corrupt? ({e})") from e
+    try: plain = _plain_primary(path)                                 # the common case, straight from the bytes
+    except OSError: plain = None                                      # astropy below says what is wrong
+    if plain is not None: hdr, data = plain
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')  # astropy's truncation/verify warnings: the error below says it instead
+                with fits.open(path, memmap=False) as hl:
+                    hdr = hl[0].header.copy()
+                    data = hl[0].data
+                    data = None if data is None else np.array(data, dtype=np.float32)
+        except (OSError, TypeError, ValueError) as e:
+            raise GalnbInputError(f"{path}: cannot read this FITS cutout; is it truncated or corrupt? ({e})") from e
     if data is None: raise GalnbInputError(f"{path}: the primary HDU has no image data")
     if data.ndim != 3 or min(data.shape) < 1:
         raise GalnbInputError(f"{path}: cutout data must be a 3-d (nband, H, W) cube; got shape {data.shape}")
     scale = _cutout_scale(hdr, path)
-    data = data[_cutout_band_order(hdr, data.shape[0], path)]
+    data = data[_cutout_band_order(hdr, data.shape[0], path)].astype(np.float32, copy=False)
     return (data if scale == 1 else (data*np.float32(scale))), hdr
 
 # %% ../nbs/00_preprocess.ipynb #0119
-def read_legacy_cutouts(paths # Legacy Survey FITS cutout files, all of the same size
+def _cutout_image(path): return read_legacy_cutout(path)[0]
+
+def _read_cutout_chunk(paths):
+    "Worker side of `read_legacy_cutouts`: each file's image, or its `GalnbInputError`."
+    return [_try(_cutout_image, p) for p in paths]
+
+def read_legacy_cutouts(paths, # Legacy Survey FITS cutout files, all of the same size
+                        n_workers=None, # processes; None: one per 5,000 files, at most one per core (in-process below 10,000)
+                        progress=None, # progress bar on stderr; None: only on a terminal
                        ):
     "Read many cutouts into an `(N, 3, H, W)` float32 g,r,z array and a Table of `file` and `nbad` (NaN/inf pixels)."
-    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
     if not paths: raise GalnbInputError("read_legacy_cutouts: no files given")
-    images = [read_legacy_cutout(p)[0] for p in paths]
-    for p, im in zip(paths, images):
-        if im.shape != images[0].shape:
-            raise GalnbInputError(f"{p}: cutout is {im.shape[1]}×{im.shape[2]} px but {paths[0]} is "
-                                  f"{images[0].shape[1]}×{images[0].shape[2]}; cutouts read together must have one size")
-    x = np.stack(images)
+    nw = _n_workers(n_workers, len(paths), 5000, 'read_legacy_cutouts')
+    x, odd = None, None                                               # the array is filled as chunks arrive, in order
+    with contextlib.closing(_ordered_map(_read_cutout_chunk, _chunks(paths, nw), nw, progress, 'cutouts')) as res:
+        for i, im in enumerate(itertools.chain.from_iterable(res)):
+            if isinstance(im, GalnbInputError): raise im              # the first unreadable file, as when read one by one
+            if x is None: x = np.empty((len(paths), *im.shape), np.float32)
+            if im.shape != x.shape[1:]: odd = odd or (paths[i], im.shape)
+            elif odd is None: x[i] = im
+    if odd:
+        raise GalnbInputError(f"{odd[0]}: cutout is {odd[1][1]}×{odd[1][2]} px but {paths[0]} is "
+                              f"{x.shape[2]}×{x.shape[3]}; cutouts read together must have one size")
     nbad = (~np.isfinite(x)).sum(axis=(1, 2, 3))
     return x, Table({'file': [str(p) for p in paths], 'nbad': nbad.astype(np.int64)})
 
