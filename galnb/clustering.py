@@ -16,12 +16,13 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 from .preprocess import SpectraSet, GalnbInputError, inverse_asinh
 from .spectral_vae import encode
+from .mocks import prism_resolution
 
 # %% auto #0
-__all__ = ['UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'LABEL_RULES', 'LINES', 'LINE_NAMES',
-           'umap_embed', 'GMMSelection', 'select_gmm', 'density_clusters', 'multi_members', 'Composites', 'composites',
-           'linear_flam', 'spectral_features', 'measure_features', 'apply_rules', 'label_clusters', 'place',
-           'population_recovery', 'plot_composites']
+__all__ = ['UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'BROAD_WINDOWS', 'BROAD_FWHM_GRID',
+           'LABEL_RULES', 'LINES', 'LINE_NAMES', 'umap_embed', 'GMMSelection', 'select_gmm', 'density_clusters',
+           'multi_members', 'Composites', 'composites', 'linear_flam', 'broad_balmer', 'spectral_features',
+           'measure_features', 'apply_rules', 'label_clusters', 'place', 'population_recovery', 'plot_composites']
 
 # %% ../nbs/03_clustering.ipynb #0006
 def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
@@ -50,8 +51,8 @@ def _check_points(X, who, min_n=2):
     return X
 
 # %% ../nbs/03_clustering.ipynb #0011
-def _fit_score(X, k, seeds, sample, gmm_kwargs):
-    "Fit one GaussianMixture per seed; return rows (silhouette, BIC, converged, clusters used, ICL)."
+def _fit_score(X, k, seeds, sample, gmm_kwargs, X_ic=None):
+    "Fit one GaussianMixture per seed; return rows (silhouette, BIC, converged, clusters used, ICL); BIC/ICL on `X_ic` (default X)."
     rows = []
     with threadpool_limits(1):                              # the parallelism is over restarts, not inside BLAS
         for s in seeds:
@@ -60,7 +61,8 @@ def _fit_score(X, k, seeds, sample, gmm_kwargs):
             Xs, ls = (X, lab) if sample is None else (X[sample], lab[sample])
             n_used = len(np.unique(ls))
             sil = silhouette_score(Xs, ls) if 2 <= n_used < len(ls) else np.nan
-            bic, r = g.bic(X), g.predict_proba(X)
+            Xi = X if X_ic is None else X_ic
+            bic, r = g.bic(Xi), g.predict_proba(Xi)
             rows.append((sil, bic, bool(g.converged_), len(np.unique(lab)), bic - 2*(r*np.log(np.clip(r, 1e-300, None))).sum()))
     return rows
 
@@ -75,6 +77,7 @@ class GMMSelection:
     scores: Table                # one row per (k, trial): k, trial, seed, silhouette, bic, converged, n_clusters
     silhouette_sample: np.ndarray = None  # indices of the points the silhouette was computed on (None: all)
     criterion: str = 'max'
+    subsample: np.ndarray = None  # indices of the points k and the restart were chosen on (None: all); `best` is refitted on all
 
     @property
     def silhouette(self):
@@ -115,6 +118,7 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
                criterion='max', # 'max': best single restart by silhouette (the paper's); 'median': best k by median silhouette, then its best restart; 'bic'/'icl': the restart with the lowest BIC / ICL
                silhouette_n=5000, # exact silhouette up to this many points, else on a seeded random subset of this size
                progress=False, # show a progress bar over the restarts (fastprogress)
+               subsample=None, # choose k and the restart on this many seeded random points, then refit on all from that restart (None: all points)
                **gmm_kwargs): # passed to `GaussianMixture` (covariance_type, max_iter, …)
     "Gaussian mixtures for every k with many random restarts, scored by silhouette; the best one and all scores."
     ks = [int(k) for k in ks]
@@ -122,13 +126,21 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
     X = _check_points(X, 'select_gmm', min_n=max(ks) + 1)
     if criterion not in ('max', 'median', 'bic', 'icl'): raise GalnbInputError(f"criterion must be 'max', 'median', 'bic' or 'icl', not {criterion!r}")
     if n_trials < 1: raise GalnbInputError(f"select_gmm: n_trials must be ≥ 1, got {n_trials}")
+    if subsample is not None and not (isinstance(subsample, (int, np.integer)) and subsample > max(ks)):
+        raise GalnbInputError(f"select_gmm: subsample must be an integer > max(ks) = {max(ks)}, or None; got {subsample!r}")
+    if subsample is not None and subsample < len(X):
+        return _select_on_subsample(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, subsample, gmm_kwargs)
+    return _run_selection(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs)
+
+def _run_selection(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs, X_ic=None):
+    "The selection itself on checked points X (BIC/ICL on `X_ic` when given): a `GMMSelection`."
     rng = np.random.default_rng(seed)
     seeds = rng.integers(0, 2**31 - 1, size=(len(ks), n_trials))
     sample = np.sort(rng.choice(len(X), silhouette_n, replace=False)) if len(X) > silhouette_n else None
     step = 10                                               # restarts per joblib task
     tasks = [(i, j) for i in range(len(ks)) for j in range(0, n_trials, step)]
     with parallel_config(backend='loky', idle_worker_timeout=10):    # idle workers exit after 10 s instead of 300
-        gen = Parallel(n_jobs=n_jobs, return_as='generator')(delayed(_fit_score)(X, ks[i], seeds[i, j:j + step], sample, gmm_kwargs)
+        gen = Parallel(n_jobs=n_jobs, return_as='generator')(delayed(_fit_score)(X, ks[i], seeds[i, j:j + step], sample, gmm_kwargs, X_ic)
                                                              for i, j in tasks)
         if progress:
             from fastprogress.fastprogress import progress_bar
@@ -151,6 +163,19 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
     with threadpool_limits(1):                              # refit the winner exactly as its worker did
         best = GaussianMixture(k, random_state=int(scores['seed'][b]), **gmm_kwargs).fit(X)
     return GMMSelection(best, k, trial, best.predict(X), scores, sample, criterion)
+
+# %% ../nbs/03_clustering.ipynb #subscode01
+def _select_on_subsample(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, subsample, gmm_kwargs):
+    "`select_gmm` on a seeded subsample, then the chosen mixture refitted on all of X from the chosen restart (warm start)."
+    idx = np.sort(np.random.default_rng([int(seed), 20]).choice(len(X), subsample, replace=False))   # own stream
+    s = _run_selection(X[idx], ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs, X_ic=X)   # BIC/ICL scale with N: on all
+    b = s.best
+    kw = {k: v for k, v in gmm_kwargs.items() if k not in ('init_params', 'n_init')}
+    with threadpool_limits(1):
+        best = GaussianMixture(s.k, weights_init=b.weights_, means_init=b.means_, precisions_init=b.precisions_,
+                               random_state=int(s.scores['seed'][(s.scores['k'] == s.k) & (s.scores['trial'] == s.trial)][0]), **kw).fit(X)
+    sil = None if s.silhouette_sample is None else idx[s.silhouette_sample]
+    return GMMSelection(best, s.k, s.trial, best.predict(X), s.scores, sil, criterion, idx)
 
 # %% ../nbs/03_clustering.ipynb #0020
 def density_clusters(X, # (N, d) points
@@ -276,6 +301,65 @@ def _equivalent_width(wave, f, dlam, line, cont, center):
         ew = (np.where(ok, fw - cw, 0.)/np.where(cw > 0, cw, c0[:, None])*dlam[s]).sum(1)
     return np.where(good, ew, np.nan)
 
+# %% ../nbs/03_clustering.ipynb #broadcode01
+# line: (rest wavelength [Å], fit window, blue and red continuum windows); Hβ's fit window stops short of [O III] 4960
+BROAD_WINDOWS = {'ha': (6564.6, (6450., 6680.), (6150., 6400.), (6800., 7000.)),
+                 'hb': (4862.7, (4790., 4925.), (4450., 4700.), (5150., 5400.))}
+_C_KMS, _FWHM = 299792.458, 2*np.sqrt(2*np.log(2))     # speed of light [km/s]; FWHM/σ of a Gaussian
+BROAD_FWHM_GRID = np.array([0., 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000])   # km/s, intrinsic
+
+def _broad_fit(wave, f, z, lam0, line, blue, red, resolution):
+    "Narrow (unresolved) + broad Gaussian at `lam0` over a grid of broad FWHMs, by linear least squares: (N,) columns."
+    (m, l) = _window_medians(wave, f, (blue, red))
+    with np.errstate(invalid='ignore', divide='ignore'):
+        lm, ll = np.log(np.where(m > 0, m, np.nan)), np.log(l)
+        cont = np.exp(lm[:, :1] + (lm[:, 1:] - lm[:, :1])*(np.log(wave)[None] - ll[:, :1])/(ll[:, 1:] - ll[:, :1]))
+    s, cw = (wave >= line[0]) & (wave <= line[1]), ((wave >= blue[0]) & (wave <= blue[1])) | ((wave >= red[0]) & (wave <= red[1]))
+    y = f[:, s] - cont[:, s]; ok = np.isfinite(y); y = np.where(ok, y, 0.); w = wave[s]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        r = f[:, cw] - cont[:, cw]                              # noise per bin from the continuum windows (MAD)
+        sig = 1.4826*np.nanmedian(np.abs(r - np.nanmedian(r, 1, keepdims=True)), 1)
+    R = np.asarray(resolution(lam0*(1 + np.asarray(z, float))), float)
+    px = lam0/(2.2*R)                                           # a PRISM pixel in the rest frame (2.2 per FWHM)
+    su2 = (lam0/(R*_FWHM))**2 + px**2/6                         # unresolved: LSF + pixel + rest-frame rebinning
+    sb2 = su2[:, None] + (lam0*BROAD_FWHM_GRID[None]/(_C_KMS*_FWHM))**2
+    g = lambda s2: np.exp(-0.5*(w - lam0)**2/s2[..., None])/np.sqrt(2*np.pi*s2[..., None])
+    Gn, Gb = g(su2)*ok, g(sb2)*ok[:, None]                      # (N, W), (N, K, W)
+    a11, a22, a12 = (Gn*Gn).sum(-1)[:, None], (Gb*Gb).sum(-1), np.einsum('nw,nkw->nk', Gn, Gb)
+    b1, b2 = (Gn*y).sum(-1)[:, None], np.einsum('nkw,nw->nk', Gb, y)
+    det = a11*a22 - a12**2
+    with np.errstate(invalid='ignore', divide='ignore'):
+        An, Ab = (a22*b1 - a12*b2)/det, (a11*b2 - a12*b1)/det
+        gain = np.where((An >= 0) & (Ab >= 0) & (det > 1e-12*a11*a22), b1*An + b2*Ab - b1**2/a11, 0.)   # over narrow only
+    k = np.argmax(np.nan_to_num(gain, nan=0.), 1); i = np.arange(len(k))
+    found = gain[i, k] > 1e-6*(y*y).sum(1)                      # more than round-off: a broad part is there
+    npx = px/np.interp(lam0, wave, np.gradient(wave))           # grid bins per PRISM pixel: the noise is correlated over them
+    with np.errstate(invalid='ignore', divide='ignore'):
+        tot = An[i, k] + Ab[i, k]
+        frac = np.where(found, Ab[i, k]/tot, 0.)
+        snr = np.where(found, np.sqrt(np.where(found, gain[i, k], 0.)/npx)/sig, 0.)      # noiseless (sig = 0): inf where a broad part is found
+    good = (ok.mean(1) >= 0.8) & np.isfinite(sig) & np.isfinite(R)
+    nan = lambda a: np.where(good, a, np.nan)
+    return nan(np.where(found, BROAD_FWHM_GRID[k], 0.)), nan(frac), nan(snr), nan(_C_KMS/R)
+
+def broad_balmer(wave, # (L,) rest wavelength [Å]
+                 flam, # (N, L) linear f_λ, NaN where invalid
+                 z, # (N,) redshift: sets the observed wavelength, hence the resolution
+                 resolution=None): # callable: observed λ [Å] → R = λ/FWHM (default: NIRSpec PRISM, `galnb.mocks.prism_resolution`)
+    "Broad Balmer component of Hα (Hβ where Hα is not covered): FWHM [km/s], flux fraction, significance, instrumental FWHM [km/s]."
+    resolution = prism_resolution if resolution is None else resolution
+    out = [np.full(len(flam), np.nan) for _ in range(4)]
+    for name in ('ha', 'hb'):                                   # Hα first; Hβ fills in where Hα is not measured
+        lam0, line, blue, red = BROAD_WINDOWS[name]
+        if not ((wave >= line[0]).any() and (wave <= line[1]).any()): continue
+        todo = ~np.isfinite(out[1])
+        if not todo.any(): break
+        res = _broad_fit(wave, flam[todo], np.asarray(z, float)[todo], lam0, line, blue, red, resolution)
+        for o, r in zip(out, res): o[todo] = r
+    return Table(dict(zip(('fwhm_broad', 'broad_frac', 'broad_snr', 'fwhm_inst'), out)))
+
+
 # %% ../nbs/03_clustering.ipynb #0034
 def spectral_features(wave, # (L,) rest wavelength [Å]
                       flam, # (N, L) linear f_λ (any normalisation), e.g. a composite's median
@@ -312,7 +396,10 @@ def spectral_features(wave, # (L,) rest wavelength [Å]
                 lm = np.log(np.where(m > 0, m, np.nan)); ll = np.log(l)
                 cont = np.exp(lm[:, :1] + (lm[:, 1:] - lm[:, :1])*(np.log(wave)[None] - ll[:, :1])/(ll[:, 1:] - ll[:, :1]))
         t[f'ew_{name}'] = _equivalent_width(wave, f, dlam, line, cont, center)
+    bt = broad_balmer(wave, f, z if z is not None else np.full(len(f), np.nan))     # no redshift: no resolution, NaN
+    for c in bt.colnames: t[c] = bt[c]
     for c in ('lambda_turn', 'ew_lya', 'ew_civ', 'ew_o3hb', 'ew_ha'): t[c].unit = 'Angstrom'
+    for c in ('fwhm_broad', 'fwhm_inst'): t[c].unit = 'km/s'
     return t
 
 def measure_features(sset:SpectraSet): # spectra, as preprocessed by galnb
@@ -332,6 +419,8 @@ LABEL_RULES = [
     ('highest-z', 'highz', 'z ≥ 9', lambda t: _ge(t['z'], 9.)),
     ('post-starburst/quenched', 'psb', 'Balmer break ≥ 1.6 & EW(Hα) < 30 Å (EW([O III]+Hβ) < 100 Å if no Hα)',
      lambda t: _ge(t['balmer_break'], 1.6) & np.where(np.isfinite(np.asarray(t['ew_ha'], float)), _lt(t['ew_ha'], 30.), _lt(t['ew_o3hb'], 100.))),
+    ('BLAGN', 'blagn', 'broad Hα (Hβ if no Hα): FWHM ≥ 1500 km/s, ≥ 30 % of the line, ≥ 3σ & EW(C IV) ≥ 8 Å',
+     lambda t: _ge(t['fwhm_broad'], 1500.) & _ge(t['broad_frac'], 0.3) & _ge(t['broad_snr'], 3.) & _ge(t['ew_civ'], 8.)),
     ('DLA', 'dla', 'f(1230–1260 Å)/UV power law < 0.6 & β_UV < −1.5', lambda t: _lt(t['lya_damping'], 0.6) & _lt(t['beta_uv'], -1.5)),
     ('LAE', 'lae', 'EW(Lyα) ≥ 20 Å', lambda t: _ge(t['ew_lya'], 20.)),
     ('EELG', 'eelg', 'EW([O III]+Hβ) ≥ 1000 Å', lambda t: _ge(t['ew_o3hb'], 1000.)),
