@@ -16,8 +16,10 @@ from .preprocess import Spectrum, GalnbInputError, atomic_write
 # %% auto #0
 __all__ = ['MOCK_LINES', 'MOCK_POPULATIONS', 'prism_grid', 'prism_resolution', 'prism_error_shape', 'calzetti_k', 'smc_k',
            'igm_transmission', 'dla_transmission', 'mock_params', 'rest_frame_model', 'mock_truth', 'observe_mock',
-           'mock_spectra', 'write_dja_spectra', 'galaxy_magnitudes', 'mock_image_truth', 'sersic_images',
-           'convolve_psf', 'iter_mock_images', 'mock_images', 'grz_to_rgb', 'write_legacy_cutouts']
+           'mock_spectra', 'write_dja_spectra', 'binned_features', 'stretched_noise', 'two_sample_auc',
+           'spectra_realism', 'survey_quantities', 'dja_table_quantities', 'survey_ks', 'RealismReport',
+           'realism_report', 'galaxy_magnitudes', 'mock_image_truth', 'sersic_images', 'convolve_psf',
+           'iter_mock_images', 'mock_images', 'grz_to_rgb', 'write_legacy_cutouts']
 
 # %% ../nbs/06_mocks.ipynb #0006
 _C_KMS = 299792.458        # speed of light [km/s]
@@ -43,7 +45,12 @@ _DJA_CAL = dict(n_z4=1710,
                 sn50_nonpos=0.011,                   # fraction with sn50 ≤ 0
                 logL_ha_med=42.21, logL_ha_sig=0.35,         # log10 L(Hα) [erg/s]: median, (p84 − p16)/2
                 o3_ha_med=0.36, o3_ha_sig=0.20,              # log10 L([O III])/L(Hα): median, (p84 − p16)/2
-                lya_gt5=0.103)                       # fraction of measured Lya values > 5
+                lya_gt5=0.103,                       # fraction of measured Lya values > 5
+                sn50_dz=-0.098,                      # d log10 sn50 / dz, least squares on sn50 > 0
+                sn50_z5_med=0.376, sn50_z5_sig=0.480)   # log10 sn50 − sn50_dz (z − 5): median, (p84 − p16)/2
+# Derived from the 40 real DJA LRD files (../shared/data/dja_lrd_prism; re-derived below): their sn50 (median flux/err
+# over valid pixels) is higher than the survey's — they are bright compact sources with deep spectra.
+_LRD_CAL = dict(sn50_z5_med=0.654, sn50_z5_sig=0.365)   # as sn50_z5_* of _DJA_CAL, with its sn50_dz
 _CACHE = {}
 
 # %% ../nbs/06_mocks.ipynb #0008
@@ -104,21 +111,54 @@ def smc_k(wave, # rest wavelength [Å]
 
 # %% ../nbs/06_mocks.ipynb #0024
 _LYMAN = ((1216., 3.6e-3), (1026., 1.7e-3), (973., 1.2e-3), (950., 9.3e-4))   # Madau (1995) λ_j [Å], A_j
+# Inoue et al. (2014, MNRAS 442, 1805), Table 2, Lyα–Lyδ: λ_j [Å], A_j of the Lyα forest (3 ranges) and of DLAs (2 ranges)
+_INOUE14 = ((1215.67, 1.68976e-2, 2.35379e-3, 1.02611e-4, 1.61698e-4, 5.38995e-5),
+            (1025.72, 4.69229e-3, 6.53625e-4, 2.84940e-5, 1.54539e-4, 5.15129e-5),
+            (972.537, 2.23898e-3, 3.11884e-4, 1.35962e-5, 1.49767e-4, 4.99222e-5),
+            (949.743, 1.31901e-3, 1.83735e-4, 8.00974e-6, 1.46031e-4, 4.86769e-5))
+
+def _tau_madau95(lam, xem):
+    "Madau (1995) optical depth at observed `lam` [Å] for sources at 1 + z = `xem`."
+    tau = 0.
+    for lj, aj in _LYMAN: tau = tau + np.where(lam < lj*xem, aj*(lam/lj)**3.46, 0.)
+    xc = np.clip(lam/912., 1., None)
+    pe = (0.25*xc**3*(xem**0.46 - xc**0.46) + 9.4*xc**1.5*(xem**0.18 - xc**0.18)
+          - 0.7*xc**3*(xc**-1.32 - xem**-1.32) - 0.023*(xem**1.68 - xc**1.68))
+    return tau + np.where(lam < 912.*xem, np.maximum(pe, 0.), 0.)
+
+def _tau_inoue14(lam, xem):
+    "Inoue et al. (2014) optical depth: Lyman series (Lyα–Lyδ, Eqs. 21–22) and Lyman continuum (Eqs. 25–29), forest + DLAs."
+    tau = 0.
+    for lj, a1, a2, a3, d1, d2 in _INOUE14:
+        x = lam/lj
+        laf = np.where(x < 2.2, a1*x**1.2, np.where(x < 5.7, a2*x**3.7, a3*x**5.5))
+        tau = tau + np.where((x > 1) & (lam < lj*xem), laf + np.where(x < 3., d1*x**2, d2*x**3), 0.)
+    x = np.clip(lam/911.8, 1., None)
+    laf = np.where(xem < 2.2, 0.325*(x**1.2 - xem**-0.9*x**2.1),
+          np.where(xem < 5.7, np.where(x < 2.2, 2.55e-2*xem**1.6*x**2.1 + 0.325*x**1.2 - 0.250*x**2.1,
+                                       2.55e-2*(xem**1.6*x**2.1 - x**3.7)),
+                   np.where(x < 2.2, 5.22e-4*xem**3.4*x**2.1 + 0.325*x**1.2 - 3.14e-2*x**2.1,
+                            np.where(x < 5.7, 5.22e-4*xem**3.4*x**2.1 + 0.218*x**2.1 - 2.55e-2*x**3.7,
+                                     5.22e-4*(xem**3.4*x**2.1 - x**5.5)))))
+    dla = np.where(xem < 3., 0.211*xem**2 - 7.66e-2*xem**2.3*x**-0.3 - 0.135*x**2,
+          np.where(x < 3., 0.634 + 4.7e-2*xem**3 - 1.78e-2*xem**3.3*x**-0.3 - 0.135*x**2 - 0.291*x**-0.3,
+                   4.7e-2*xem**3 - 1.78e-2*xem**3.3*x**-0.3 - 2.92e-2*x**3))
+    return tau + np.where((lam > 911.8) & (lam < 911.8*xem), np.maximum(laf + dla, 0.), 0.)
 
 def igm_transmission(wave, # observed wavelength [Å]: (M,) or (N, M)
-                     z): # source redshift: scalar or (N,)
-    "Mean IGM transmission of Madau (1995): Lyα–Lyδ line blanketing and Lyman-continuum absorption; (N, M) or (M,)."
+                     z, # source redshift: scalar or (N,)
+                     model='inoue14'): # 'inoue14' (Inoue et al. 2014) or 'madau95' (Madau 1995)
+    "Mean IGM transmission exp(−τ_eff) blueward of Lyα, Lyman series and Lyman continuum; (N, M) or (M,)."
+    if model not in ('inoue14', 'madau95'): raise GalnbInputError(f"igm_transmission: model must be 'inoue14' or 'madau95', not {model!r}")
     lam = np.asarray(wave, np.float64)
     zz = np.asarray(z, np.float64)
     scalar = zz.ndim == 0 and lam.ndim == 1
     lam2 = lam if lam.ndim == 2 else lam[None]
     xem = 1 + np.atleast_1d(zz)[:, None]
-    tau = np.zeros(np.broadcast_shapes(lam2.shape, xem.shape))
-    for lj, aj in _LYMAN: tau += np.where(lam2 < lj*xem, aj*(lam2/lj)**3.46, 0.)
-    xc = np.clip(lam2/912., 1., None)
-    pe = (0.25*xc**3*(xem**0.46 - xc**0.46) + 9.4*xc**1.5*(xem**0.18 - xc**0.18)
-          - 0.7*xc**3*(xc**-1.32 - xem**-1.32) - 0.023*(xem**1.68 - xc**1.68))
-    tau += np.where(lam2 < 912.*xem, np.maximum(pe, 0.), 0.)
+    shape = np.broadcast_shapes(lam2.shape, xem.shape)
+    on = np.broadcast_to(lam2 < 1216.*xem, shape)         # only blueward of Lyα is there anything to absorb
+    tau = np.zeros(shape)
+    tau[on] = (_tau_inoue14 if model == 'inoue14' else _tau_madau95)(np.broadcast_to(lam2, shape)[on], np.broadcast_to(xem, shape)[on])
     t = np.exp(-tau)
     return t[0] if scalar else t
 
@@ -134,7 +174,7 @@ def dla_transmission(wave, # rest wavelength [Å]
 # %% ../nbs/06_mocks.ipynb #0028
 MOCK_LINES = {   # name: vacuum rest wavelength [Å]
     'Lya': 1215.67, 'CIV': 1549.48, 'HeII': 1640.42, 'CIII]': 1907.71, '[OII]': 3728.48, '[NeIII]': 3869.86,
-    'Hd': 4102.89, 'Hg': 4341.69, 'Hb': 4862.68, '[OIII]4960': 4960.30, '[OIII]5008': 5008.24, 'HeI': 5877.25,
+    'Hd': 4102.89, 'Hg': 4341.69, '[OIII]4364': 4364.44, 'Hb': 4862.68, '[OIII]4960': 4960.30, '[OIII]5008': 5008.24, 'HeI': 5877.25,
     '[NII]6550': 6549.86, 'Ha': 6564.61, '[NII]6585': 6585.27, '[SII]6718': 6718.29, '[SII]6733': 6732.67}
 
 # %% ../nbs/06_mocks.ipynb #0029
@@ -170,9 +210,11 @@ MOCK_POPULATIONS = {
                   params=dict(z=('exp', 9, 14.5), age=('lu', 5, 100), beta=('n', -2.4, 0.2), av=('u', 0, 0.15),
                               ew_hb=('lu', 30, 130), ew_lya=('lu', 0.3, 10), ew_ciii=('lu', 3, 20))),
     'lrd': dict(frac=0.04, desc='Little Red Dots: V-shaped continuum turning over at the Balmer limit, broad Balmer lines', law='smc',
-                params=dict(av=('u', 1.5, 4.0), beta=('n', -2.0, 0.3), bb=('u', 1.3, 2.5), lrd_u=('u', 0.5, 1.5),
-                            alpha_agn=('n', -1.5, 0.3), ew_hb=('lu', 5, 30), ew_lya=('lu', 0.1, 10), fwhm_broad=('u', 1500, 4000),
-                            ew_ha_broad=('lu', 200, 900))),
+                params=dict(av=('u', 0., 1.5), t_red=('u', 4000, 6000), beta=('n', -2.0, 0.3), bb=('lu', 1.3, 4.),
+                            lrd_u=('lu', 0.5, 3.), sbb=('u', 0., 0.5), ew_hb=('lu', 20, 100), log_o3hb=('n', 0.9, 0.15),
+                            log_o32=('n', 1.3, 0.2), log_o3aur=('n', -1.2, 0.2), ew_lya=('lu', 0.1, 10), ew_ciii=('lu', 10, 40),
+                            fwhm_broad=('ln', 2000, 0.12), ew_ha_broad=('lu', 450, 2000), dec_broad=('lu', 8, 30),
+                            sn_mu=('c', _LRD_CAL['sn50_z5_med']), sn_sig=('c', _LRD_CAL['sn50_z5_sig']))),
     'blagn': dict(frac=0.03, desc='broad-line AGN: blue power law, broad Balmer lines, high-ionisation UV lines', law='smc',
                   params=dict(z=('exp', 4, 8), age=('lu', 20, 300), beta=('n', -1.8, 0.3), av=('u', 0, 0.3), ew_civ=('lu', 10, 40),
                               ew_heii=('lu', 2, 8), ew_ciii=('lu', 5, 15), fwhm_broad=('u', 1500, 4000), ew_ha_broad=('lu', 100, 500))),
@@ -193,7 +235,8 @@ _DEFAULT_SPEC = dict(
     log_o3hb=('n', round(_DJA_CAL['o3_ha_med'] + np.log10(2.86), 3), _DJA_CAL['o3_ha_sig']),   # L([O III]5008)/L(Hα) of DJA × 2.86
     log_o32=('n', 0.8, 0.25), log_n2=('n', -1.2, 0.2), log_s2=('n', -1.1, 0.2), ew_lya=('lu', 0.5, 15), ew_ciii=('lu', 2, 10),
     ew_civ=('lu', 0.5, 3), ew_heii=('lu', 0.3, 2), sig_v=('u', 40, 130), fwhm_broad=('c', 0), ew_ha_broad=('c', 0),
-    ew_babs=('c', 0), log_nhi=('c', 0), bb=('c', 1), lrd_u=('c', 0), alpha_agn=('c', 0))
+    ew_babs=('c', 0), log_nhi=('c', 0), bb=('c', 1), lrd_u=('c', 0), t_red=('c', 0), dec_broad=('c', 0), sbb=('c', 0),
+    log_o3aur=('n', -1.7, 0.15), sn_mu=('c', _DJA_CAL['sn50_z5_med']), sn_sig=('c', _DJA_CAL['sn50_z5_sig']))
 _CONFIG_KEYS = ('fractions', 'sn_min', 'sn50', 'r_scale', 'noise', 'id_prefix')
 
 def _draw(spec, n, rng):
@@ -203,6 +246,7 @@ def _draw(spec, n, rng):
     if kind == 'u': return rng.uniform(a[0], a[1], n)
     if kind == 'lu': return np.exp(rng.uniform(np.log(a[0]), np.log(a[1]), n))
     if kind == 'n': return rng.normal(a[0], a[1], n)
+    if kind == 'ln': return a[0]*10**rng.normal(0, a[1], n)   # log-normal: median, σ in dex
     if kind == 'exp':   # truncated exponential in z by inverse transform
         h = _DJA_CAL['z_scale']
         return a[0] - h*np.log1p(-rng.uniform(0, 1, n)*(1 - np.exp(-(a[1] - a[0])/h)))
@@ -212,7 +256,7 @@ def _mock_config(config):
     "Checked mock configuration with defaults filled in."
     bad = sorted(set(config) - set(_CONFIG_KEYS))
     if bad: raise GalnbInputError(f"mock spectra: unknown option(s) {bad}; options are {list(_CONFIG_KEYS)}")
-    cfg = dict(fractions=None, sn_min=1.0, sn50=None, r_scale=1.0, noise=True, id_prefix='galnbmock')
+    cfg = dict(fractions=None, sn_min=0., sn50=None, r_scale=1.0, noise=True, id_prefix='galnbmock')
     cfg.update(config)
     fr = {k: v['frac'] for k, v in MOCK_POPULATIONS.items()}
     if cfg['fractions'] is not None: fr = dict.fromkeys(fr, 0.)    # a given dict is the whole mix; others get 0
@@ -239,6 +283,11 @@ def _dust_k(law, lam):
     if s.any(): k[s] = np.interp(1e4/lam[s], _SMC_X, _CACHE['smc'])
     return k
 
+def _planck_shape(lam, t):
+    "Planck B_λ(T) at rest wavelengths `lam` [Å], normalised to 1 at the Balmer limit (3646 Å)."
+    x = 1.4388e8/t                                       # hc/k [Å K] / T
+    return (lam/3646.)**-5*np.expm1(x/3646.)/np.expm1(x/lam)
+
 def _continuum(P, lam, dust=True, dla=True):
     "Continuum f_λ in model units at rest wavelengths `lam` [Å] ((N, M) or (M,)), dust and DLA optional."
     n = len(P['z'])
@@ -251,11 +300,14 @@ def _continuum(P, lam, dust=True, dla=True):
     out = star*10**(-0.4*_dust_k(P['law'], lam)*c('ebv')) if dust else star
     lrd = np.flatnonzero(P['lrd_u'] > 0)
     if len(lrd):                                        # Little Red Dots: reddened red component + blue component
-        L, q = lam[lrd], {k: P[k][lrd, None] for k in ('alpha_agn', 'ebv_red', 'bb', 'lrd_u', 'beta')}
+        L, q = lam[lrd], {k: P[k][lrd, None] for k in ('t_red', 'ebv_red', 'bb', 'lrd_u', 'beta')}
         att = 10**(-0.4*_dust_k(np.ones(len(lrd), int), L)*q['ebv_red']) if dust else 1.
-        red = np.exp(q['alpha_agn']*ll[lrd])*((1 - t1[lrd])/q['bb'] + t1[lrd])*att
-        red37 = (3700/3646.)**q['alpha_agn']*(10**(-0.4*_dust_k(np.ones(len(lrd), int), np.array([3700.]))*q['ebv_red']) if dust else 1.)
-        out[lrd] = red + q['lrd_u']*red37*np.exp(q['beta']*ll[lrd])
+        red = _planck_shape(L, q['t_red'])*((1 - t1[lrd])/q['bb'] + t1[lrd])*att
+        red37 = _planck_shape(np.array([3700.]), q['t_red'])*(10**(-0.4*_dust_k(np.ones(len(lrd), int), np.array([3700.]))*q['ebv_red']) if dust else 1.)
+        blue = np.exp(q['beta']*ll[lrd])
+        # the AGN's UV Fe II bump: blended Fe II emission, flat in f_λ over 2250–3500 Å, relative to the blue part at 2800 Å
+        bump = P['sbb'][lrd, None]*(2800/3646.)**q['beta']*0.25*(1 + np.tanh(np.log(L/2250.)/0.03))*(1 - np.tanh(np.log(L/3500.)/0.03))
+        out[lrd] = red + q['lrd_u']*red37*(blue + bump)
     if dla:
         d = np.flatnonzero(P['log_nhi'] > 0)
         if len(d): out[d] *= dla_transmission(lam[d], P['log_nhi'][d])
@@ -276,15 +328,16 @@ def _line_fluxes(P):
     o3 = 10**P['log_o3hb']
     ha0 = 2.86*hb0
     intr = {'Hb': hb0, 'Ha': ha0, 'Hg': 0.468*hb0, 'Hd': 0.259*hb0, '[OIII]5008': o3*hb0, '[OIII]4960': o3*hb0/2.98,
-            '[OII]': o3*hb0/10**P['log_o32'], '[NeIII]': 0.075*o3*hb0, 'HeI': 0.11*hb0,
+            '[OII]': o3*hb0/10**P['log_o32'], '[OIII]4364': o3*hb0*10**P['log_o3aur'], '[NeIII]': 0.075*o3*hb0, 'HeI': 0.11*hb0,
             '[NII]6585': 10**P['log_n2']*ha0, '[NII]6550': 10**P['log_n2']*ha0/3.05,
             '[SII]6718': 0.57*10**P['log_s2']*ha0, '[SII]6733': 0.43*10**P['log_s2']*ha0}
     for k, f0 in intr.items(): F[:, idx[(k, 'n')]] = f0*att(k, e_neb)
     for k, p in (('Lya', 'ew_lya'), ('CIV', 'ew_civ'), ('HeII', 'ew_heii'), ('CIII]', 'ew_ciii')):
         F[:, idx[(k, 'n')]] = P[p]*C[:, idx[(k, 'n')]]
     fb = P['ew_ha_broad']*C[:, idx[('Ha', 'b')]]
-    e_b = np.where(P['lrd_u'] > 0, P['ebv_red'], P['ebv'])
     kb = lambda k: _dust_k(np.ones(n, int), np.array([MOCK_LINES[k]]))[:, 0]
+    e_b = np.where(P['lrd_u'] > 0, P['ebv_red'], P['ebv'])
+    e_b = np.where(P['dec_broad'] > 0, np.log10(np.maximum(P['dec_broad'], 3.06)/3.06)/(0.4*(kb('Hb') - kb('Ha'))), e_b)   # a given broad Hα/Hβ
     for k in _BROAD: F[:, idx[(k, 'b')]] = fb*_BALMER[k]/3.06*10**(-0.4*(kb(k) - kb('Ha'))*e_b)
     for k, r in _ABS.items(): F[:, idx[(k, 'a')]] = -r*P['ew_babs']*C[:, idx[(k, 'a')]]
     return F, C
@@ -325,10 +378,10 @@ def mock_params(n=2743, # number of objects
     P['ebv'] = np.where(lrd, 0., P['av']/np.where(P['law'] == 1, 2.74, 4.05))
     P['log_L_ha'] = rng.normal(_DJA_CAL['logL_ha_med'], _DJA_CAL['logL_ha_sig'], n)
     if cfg['sn50'] is not None: P['sn50'] = np.full(n, float(cfg['sn50']))
-    else:                       # log-normal fitted to the real sn50, truncated below at sn_min
-        mu, sig = _DJA_CAL['sn50_log10_med'], _DJA_CAL['sn50_log10_sig']
-        q0 = ndtr((np.log10(cfg['sn_min']) - mu)/sig) if cfg['sn_min'] > 0 else 0.
-        P['sn50'] = 10**(mu + sig*ndtri(rng.uniform(q0, 1, n)))
+    else:                       # log-normal fitted to the real sn50 (per population), truncated below at sn_min if > 0
+        mu, sig = P['sn_mu'] + _DJA_CAL['sn50_dz']*(P['z'] - 5), P['sn_sig']   # fainter at higher z, as in the DJA
+        q0 = ndtr((np.log10(cfg['sn_min']) - mu)/sig) if cfg['sn_min'] > 0 else np.zeros(n)
+        P['sn50'] = 10**(mu + sig*ndtri(q0 + (1 - q0)*rng.uniform(0, 1, n)))
     F, C = _line_fluxes(P)
     idx = {c: i for i, c in enumerate(_COMPONENTS)}
     ha = F[:, idx[('Ha', 'n')]] + F[:, idx[('Ha', 'b')]]
@@ -473,7 +526,7 @@ def observe_mock(P, # parameters from `mock_params`
 # %% ../nbs/06_mocks.ipynb #0040
 def mock_spectra(n=2743, # number of spectra (2,743 like Saxena et al. 2025)
                  seed=0, # random seed: the same seed gives the same spectra and truth
-                 **config): # `fractions` (dict population → fraction), `sn_min` (1), `sn50` (fixed S/N), `r_scale` (1), `noise` (True), `id_prefix`
+                 **config): # `fractions` (dict population → fraction), `sn_min` (0: no floor), `sn50` (fixed S/N), `r_scale` (1), `noise` (True), `id_prefix`
     "A mock DJA PRISM survey at z > 4: a list of `Spectrum` records on the DJA grid and an astropy `Table` of truth."
     ps, ns = np.random.SeedSequence(seed).spawn(2)
     P = mock_params(n, ps, **config)
@@ -514,6 +567,186 @@ def write_dja_spectra(spectra, # `Spectrum` records (e.g. from `mock_spectra`)
         hl = fits.HDUList([fits.PrimaryHDU(header=hdr), fits.BinTableHDU.from_columns(cols, name='SPEC1D')])
         atomic_write(p, lambda tmp, hl=hl: hl.writeto(tmp, overwrite=True), overwrite)
     return paths
+
+# %% ../nbs/06_mocks.ipynb #0387ddb9
+def binned_features(ss, # a `SpectraSet` (from `preprocess_spectra`)
+                    window=(1450., 5000.), # rest-frame range [Å]
+                    width=50.): # bin width [Å]
+    "Median stretched flux in `width`-Å rest-frame bins over `window`: (N, B) array (NaN where a bin has no valid pixel), and the bin centres."
+    edges = np.arange(window[0], window[1] + 0.5*width, width)
+    b = np.digitize(ss.wave, edges) - 1
+    X = np.full((len(ss), len(edges) - 1), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)    # a bin without valid pixels stays NaN
+        for j in range(len(edges) - 1):                    # a loop over bins, vectorised over spectra
+            s = b == j
+            X[:, j] = np.nanmedian(np.where(ss.mask[:, s], ss.flux[:, s], np.nan), axis=1)
+    return X, 0.5*(edges[1:] + edges[:-1])
+
+def stretched_noise(ss, # a `SpectraSet`
+                    window=(1450., 3000.)): # rest-frame range [Å]
+    "Median 1σ error of the stretched flux over the valid bins in `window`, per spectrum (NaN: none valid)."
+    s = (ss.wave >= window[0]) & (ss.wave <= window[1])
+    w = np.where(ss.mask[:, s] & (ss.weight[:, s] > 0), ss.weight[:, s], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        return np.nanmedian(1/np.sqrt(w), axis=1)
+
+# %% ../nbs/06_mocks.ipynb #4c67b06d
+def two_sample_auc(a, # (Na, B) features of one sample (e.g. real spectra); NaN allowed
+                   b, # (Nb, B) features of the other (e.g. mock spectra)
+                   n_splits=5, # folds of the stratified cross-validation
+                   seed=0): # seed of the folds and of the trees
+    "Classifier two-sample test: cross-validated ROC AUC of logistic regression and of gradient-boosted trees telling `a` from `b` (0.5: indistinguishable)."
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise GalnbInputError(f"two_sample_auc: need two 2-d arrays with the same number of columns, got shapes {a.shape} and {b.shape}")
+    if min(len(a), len(b)) < n_splits:
+        raise GalnbInputError(f"two_sample_auc: each sample needs at least n_splits={n_splits} rows, got {len(a)} and {len(b)}")
+    keep = ~(np.isnan(a).all(0) & np.isnan(b).all(0))     # columns empty in both samples carry nothing
+    X, y = np.vstack([a[:, keep], b[:, keep]]), np.r_[np.ones(len(a)), np.zeros(len(b))]
+    cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+    clfs = dict(logistic=make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), LogisticRegression(max_iter=5000)),
+                boosted=HistGradientBoostingClassifier(random_state=seed))
+    return {k: float(cross_val_score(c, X, y, cv=cv, scoring='roc_auc').mean()) for k, c in clfs.items()}
+
+# %% ../nbs/06_mocks.ipynb #7eaa4b78
+def _as_set(x):
+    "A `SpectraSet`: as given, or `(spectra or DJA paths, z)` preprocessed as galnb does (rejections counted, not warned)."
+    from galnb.preprocess import SpectraSet, preprocess_spectra
+    if isinstance(x, SpectraSet): return x
+    if not (isinstance(x, tuple) and len(x) == 2):
+        raise GalnbInputError(f"spectra_realism: each sample must be a SpectraSet or a (spectra, z) pair, not {type(x).__name__}")
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return preprocess_spectra(list(x[0]), z=x[1])
+
+def _set_summary(ss):
+    "Spectra given, fraction normalised in the main (1500 Å) window, median UV noise of a `SpectraSet`."
+    from galnb.preprocess import SpecFlag
+    n = len(ss) + len(ss.rejected)
+    main = (np.asarray(ss.meta['flags']) & SpecFlag.NORM_FALLBACK) == 0 if 'flags' in ss.meta.colnames else np.ones(len(ss), bool)
+    return n, main.sum()/max(n, 1), float(np.nanmedian(stretched_noise(ss))) if len(ss) else np.nan
+
+# %% ../nbs/06_mocks.ipynb #e1d40a1b
+def spectra_realism(real, # {population: SpectraSet or (spectra or DJA file paths, z)}: labelled real spectra
+                    mock=None, # the same for mock spectra; default `mock_spectra(n_mock, seed, fractions={population: 1})`
+                    n_mock=600, # mock spectra per population (default mock)
+                    seed=7, # seed of the default mock and of the cross-validation
+                    window=(1450., 5000.), # rest-frame window [Å] compared
+                    width=50., # bin width [Å]
+                    z_range=None, # (lo, hi) redshifts compared; default: where the PRISM (0.60–5.30 µm) covers the window
+                    n_splits=5): # cross-validation folds
+    "Per population: two-sample AUCs real vs mock, fractions normalised at 1500 Å, median UV noise of the stretched flux; a Table."
+    lo, hi = z_range if z_range is not None else (0.6e4/window[0] - 1, 5.3e4/window[1] - 1)
+    rows = []
+    for pop, r in real.items():
+        if mock is not None and pop not in mock: raise GalnbInputError(f"spectra_realism: no mock spectra given for population {pop!r}")
+        if mock is None and pop not in MOCK_POPULATIONS:
+            raise GalnbInputError(f"spectra_realism: {pop!r} is not a mock population {list(MOCK_POPULATIONS)}; pass `mock`")
+        rs = _as_set(r)
+        if mock is None: ms, mt = mock_spectra(n_mock, seed=seed, fractions={pop: 1.})
+        sets = [rs, _as_set(mock[pop] if mock is not None else (ms, mt['z']))]
+        feats = []
+        for s in sets:
+            z = np.asarray(s.meta['z'], np.float64)
+            feats.append(binned_features(s.select((z > lo) & (z < hi)), window, width)[0])
+        auc = two_sample_auc(*feats, n_splits=n_splits, seed=seed)
+        (nr, kr, ur), (nm, km, um) = map(_set_summary, sets)
+        rows.append(dict(population=pop, n_real=nr, n_mock=nm, n_real_z=len(feats[0]), n_mock_z=len(feats[1]),
+                         auc_logistic=auc['logistic'], auc_boosted=auc['boosted'], norm1500_real=kr, norm1500_mock=km,
+                         uv_noise_real=ur, uv_noise_mock=um))
+    t = Table(rows=rows)
+    for c in t.colnames[5:]: t[c].format = '.3f'
+    t.meta.update(window=list(window), width=width, z_range=[lo, hi], seed=seed)
+    return t
+
+# %% ../nbs/06_mocks.ipynb #f69fba34
+def survey_quantities(spectra, # `Spectrum` records of a mock survey
+                      truth): # their truth table from `mock_spectra`
+    "Per-object quantities comparable with the DJA selection table: z, sn50 (measured on the spectra), log L(Hα), log L([O III])/L(Hα)."
+    sn = np.array([np.median(s.flux[s.valid]/s.err[s.valid]) if s.valid.any() else np.nan for s in spectra])
+    g = lambda c: np.asarray(truth[c], np.float64)
+    return dict(z=g('z'), sn50=sn, log_L_ha=g('log_L_ha'), o3_ha=g('o3_ha'))
+
+def dja_table_quantities(table, # the DJA selection table: an astropy Table or the path of `dja_v3_prism_selection.csv`
+                         zmin=4.): # keep rows with z > zmin
+    "The same quantities from the DJA table: z, sn50, L_Ha, L_OIII − L_Ha (rows with z > zmin)."
+    t = table if isinstance(table, Table) else Table.read(table, format='ascii.csv')
+    miss = [c for c in ('z', 'sn50', 'L_Ha', 'L_OIII') if c not in t.colnames]
+    if miss: raise GalnbInputError(f"dja_table_quantities: the table lacks column(s) {miss}")
+    t = t[np.asarray(t['z'], np.float64) > zmin]
+    g = lambda c: np.asarray(t[c], np.float64)
+    return dict(z=g('z'), sn50=g('sn50'), log_L_ha=g('L_Ha'), o3_ha=g('L_OIII') - g('L_Ha'))
+
+def survey_ks(mock, # quantities from `survey_quantities`
+              real): # quantities from `dja_table_quantities`
+    "Two-sample KS statistic and p-value per quantity, mock vs real, both within the real sample's z range; a Table."
+    from scipy.stats import ks_2samp
+    zr = real['z'][np.isfinite(real['z'])]
+    inm = (mock['z'] >= zr.min()) & (mock['z'] <= zr.max())
+    rows = []
+    for k in (k for k in real if k in mock):
+        a, b = mock[k][inm], real[k]
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        if not (len(a) and len(b)): continue
+        r = ks_2samp(a, b)
+        rows.append(dict(quantity=k, n_mock=len(a), n_real=len(b), median_mock=float(np.median(a)),
+                         median_real=float(np.median(b)), ks=float(r.statistic), p_value=float(r.pvalue)))
+    t = Table(rows=rows)
+    if len(t):
+        for c, f in (('median_mock', '.3f'), ('median_real', '.3f'), ('ks', '.3f'), ('p_value', '.2g')): t[c].format = f
+    return t
+
+# %% ../nbs/06_mocks.ipynb #88595576
+@dataclass
+class RealismReport:
+    "Realism of the mock against real data: per-population two-sample AUCs (`spectra`) and survey KS statistics (`survey`)."
+    spectra: Table = None   # from `spectra_realism` (None: no real spectra given)
+    survey: Table = None    # from `survey_ks` (None: no table given)
+    samples: dict = field(default_factory=dict)   # {'mock': quantities, 'real': quantities} behind `survey`
+
+    def plot(self, bins=30):
+        "Overlaid histograms (density) of each survey quantity, mock vs real, over the real z range."
+        import matplotlib.pyplot as plt
+        if self.survey is None: raise GalnbInputError("RealismReport.plot: no survey comparison in this report (pass `table`)")
+        m, r = self.samples['mock'], self.samples['real']
+        inm = (m['z'] >= np.nanmin(r['z'])) & (m['z'] <= np.nanmax(r['z']))
+        labels = dict(z='z', sn50='log10 sn50', log_L_ha='log L(Hα) [erg/s]', o3_ha='log L([O III])/L(Hα)')
+        fig, axs = plt.subplots(1, len(self.survey), figsize=(2.7*len(self.survey), 2.5))
+        for ax, row in zip(np.atleast_1d(axs), self.survey):
+            k = row['quantity']
+            a, b = m[k][inm], r[k]
+            if k == 'sn50': a, b = np.log10(a[a > 0]), np.log10(b[b > 0])
+            a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+            edges = np.histogram_bin_edges(np.r_[a, b], bins, range=tuple(np.percentile(np.r_[a, b], [0.5, 99.5])))
+            ax.hist(b, edges, density=True, histtype='step', color='k', label='DJA v3')
+            ax.hist(a, edges, density=True, histtype='step', color='C1', label='mock')
+            ax.set(xlabel=labels.get(k, k), title=f"KS D = {row['ks']:.3f}"); ax.title.set_fontsize(8)
+        np.atleast_1d(axs)[0].legend(fontsize=7); np.atleast_1d(axs)[0].set_ylabel('density')
+        fig.tight_layout()
+        return fig
+
+def realism_report(real=None, # {population: SpectraSet or (spectra or DJA paths, z)}: labelled real spectra (see `spectra_realism`)
+                   table=None, # the DJA selection table (Table or csv path) for the survey comparison
+                   mock=None, # (spectra, truth) of the mock survey compared with `table`; default `mock_spectra(seed=seed)`
+                   seed=7, # seed of the default mocks and of the classifiers
+                   zmin=4., # the survey comparison uses table rows with z > zmin
+                   **kwargs): # passed to `spectra_realism` (n_mock, window, width, z_range, n_splits)
+    "How far the mock is from real data: two-sample AUCs per population with real spectra, KS per survey quantity; a `RealismReport`."
+    rep = RealismReport()
+    if real: rep.spectra = spectra_realism(real, seed=seed, **kwargs)
+    if table is not None:
+        sp, tr = mock if mock is not None else mock_spectra(seed=seed)
+        rep.samples = dict(mock=survey_quantities(sp, tr), real=dja_table_quantities(table, zmin))
+        rep.survey = survey_ks(rep.samples['mock'], rep.samples['real'])
+    return rep
 
 # %% ../nbs/06_mocks.ipynb #0065
 _IM_BANDS = ('g', 'r', 'z')
