@@ -17,7 +17,8 @@ from .preprocess import GalnbInputError
 __all__ = ['RUN_MARKER', 'REPORT_CSS', 'PAPERS', 'PAPER_SPECTRA', 'PROPERTY_LABELS', 'DEMO_SETTINGS', 'DEMO_MINIMA',
            'MOCK_CAVEATS', 'run_marker', 'check_replaceable', 'RunLock', 'RunDir', 'Report', 'spectra_arm',
            'anomaly_gallery', 'images_arm', 'describe_run', 'stage_times', 'demo', 'check_settings', 'input_files',
-           'match_rows', 'numeric_column', 'spectra_command', 'images_command', 'bench', 'main', 'console']
+           'match_rows', 'numeric_column', 'place_section', 'spectra_command', 'images_command', 'bench', 'main',
+           'console']
 
 # %% ../nbs/07_cli.ipynb #5ecb3cb6
 RUN_MARKER = '.galnb-run.json'   # in every run folder galnb writes: what made it and which files are its own
@@ -198,6 +199,11 @@ class Report:
         import matplotlib.pyplot as plt
         fig.savefig(path, dpi=110, bbox_inches='tight'); plt.close(fig)
         self.blocks.append(('fig', (Path(path), caption)))
+    def interactive(self, fragment, path, caption=''):
+        "An `galnb.explore.interactive_map` fragment: embedded in report.html, written as its own page `path`, linked from report.md."
+        from galnb.explore import MapHTML
+        MapHTML(fragment).write(path, title=caption or self.title)
+        self.blocks.append(('map', (fragment, Path(path), caption)))
 
     @staticmethod
     def _cells(t):
@@ -220,6 +226,7 @@ class Report:
                 if cap: out += [f'*{cap}*', '']
                 out += ['| ' + ' | '.join(t.colnames) + ' |', '|' + '---|'*len(t.colnames)]
                 out += ['| ' + ' | '.join(r) + ' |' for r in self._cells(t)] + ['']
+            elif kind == 'map': out += [f'[{b[2] or "Interactive map"}]({b[1].name}) (an interactive page: open it in a browser)', '']
             else: out += [f'![{b[1]}]({b[0].name})', '', f'*{b[1]}*', '']
         return '\n'.join(out)
 
@@ -236,6 +243,7 @@ class Report:
                 t, cap = b
                 out.append((f'<p class="caption">{e(cap)}</p>' if cap else '') + '<div class="table"><table><tr>' + ''.join(f'<th>{e(c)}</th>' for c in t.colnames) + '</tr>'
                            + ''.join('<tr>' + ''.join(f'<td>{e(c)}</td>' for c in r) + '</tr>' for r in self._cells(t)) + '</table></div>')
+            elif kind == 'map': out.append(f'<figure>{b[0]}<figcaption>{e(b[2])}</figcaption></figure>')
             else:
                 data = base64.b64encode(Path(b[0]).read_bytes()).decode()
                 out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{e(b[1])}"><figcaption>{e(b[1])}</figcaption></figure>')
@@ -269,6 +277,8 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
     "Spectral VAE → latents → UMAP → GMM by silhouette → labelled clusters; writes files and report sections, returns metrics."
     import matplotlib.pyplot as plt
     from galnb.spectral_vae import spectra_dls, spectral_learner, encode, reconstruction_mse, noise_floor, save_spectral_vae, check_grid
+    from galnb.reference import save_reference
+    from galnb.explore import interactive_map
     from galnb.clustering import umap_embed, select_gmm, label_clusters, composites, plot_composites, population_recovery
     from sklearn.metrics import adjusted_rand_score
     if len(sset) <= max(ks): raise GalnbInputError(f"{len(sset)} spectra are too few to cluster: mixtures of up to {max(ks)} components "
@@ -301,6 +311,7 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
     if population is not None: ct['true_population'] = np.asarray(population).astype(str)
     ct.write(out/'clusters.ecsv')
     lab_t = Table(lt, copy=False); lab_t.meta = {}; lab_t.write(out/'cluster_labels.ecsv')
+    save_reference(out, model, sset, lat, emb, sel.best, lt, reducer_kind='umap')     # what `galnb spectra --reference` needs, as plain data
     m.update(k=int(sel.k), silhouette=float(sel.silhouette), gmm_trials=gmm_trials, cluster_seconds=round(time.time() - t0, 1),
              cluster_sizes={str(c): int((sel.labels == c).sum()) for c in np.unique(sel.labels)},
              cluster_labels={str(c): name.get(c, 'unlabelled') for c in np.unique(sel.labels)})
@@ -328,6 +339,9 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
     sc = axs[1].scatter(*emb.T, c=np.asarray(sset.meta['z'], float), s=3, cmap='viridis'); plt.colorbar(sc, ax=axs[1], label='z')
     axs[1].set(title='redshift', xticks=[], yticks=[])
     report.figure(fig, out/'fig_umap.png', 'UMAP of the 16-d latents, coloured by cluster and by redshift (the paper\'s Fig. 2)')
+    report.interactive(interactive_map(emb, ct, color='cluster', legend_names='label'), out/'umap_map.html',
+                       'The same map to explore: hover over a galaxy for its id, z, cluster, label and probability' +
+                       (' (and its true mock population)' if population is not None else '') + '; hover over a legend entry to pick out a cluster')
     ax = sel.plot(); report.figure(ax.figure, out/'fig_silhouette.png', f'Silhouette against the number of components k, over the {gmm_trials} '
                                     'restarts at each k: median (line) and 16–84 % range (band), best restart (triangles), the chosen mixture '
                                     f"(star), and the paper's best silhouette, {PAPER_SPECTRA['silhouette']} (dotted line)")
@@ -558,6 +572,23 @@ def demo(out='runs/demo', mode='quick', seed=0, overwrite=False, bar=True, log=p
     check_settings(seed, **{k: (v, DEMO_MINIMA.get(k, 1)) for k, v in cfg.items() if k != 'channels'})
     with RunDir(out, overwrite, command=command) as run: return _demo(run, mode, cfg, seed, bar, log, command)
 
+def _discovery_section(sset, run, rep, m, cfg, seed, log):
+    "The run's latents and clusters beside PCA baselines of the same spectra (`galnb.benchmarks.discovery_baselines`)."
+    from galnb.benchmarks import discovery_baselines
+    ct = Table.read(run/'clusters.ecsv')
+    t, info = discovery_baselines(sset, np.load(run/'spectra_latents.npy'), ct['true_population'], ct['cluster'], ct['label'],
+                                  m.get('mse_over_noise_floor', np.nan), seed=seed, gmm_trials=cfg['gmm_trials'])
+    m['discovery'] = {r['method']: {k: v for k, v in r.items() if k != 'method'} for r in info['rows']}
+    rep.table(t, 'Discovery on the mock: this run beside PCA of the same spectra',
+              note="Linear probe: balanced accuracy of a 5-fold logistic regression predicting the 11 true populations from the "
+                   "representation (how much of what tells them apart it keeps). ARI: agreement of the chosen clusters with the true "
+                   "populations (0 chance, 1 identical). Found: populations with ≥ 2 % of the survey that a cluster labelled as them "
+                   "recovers with recall ≥ 0.8 and purity ≥ 0.7. PCA-16 goes through the same UMAP and mixture selection as the run; "
+                   "the paper's own network is compared in `galnb bench discovery`.")
+    log(f"[spectra] discovery baselines: probe {info['rows'][0]['probe']:.2f} (PCA-16 {info['rows'][1]['probe']:.2f}, PCA-50 "
+        f"{info['rows'][2]['probe']:.2f}), ARI {info['rows'][0]['ari']:.2f} (PCA-16 {info['rows'][1]['ari']:.2f}) ({info['seconds']:.0f} s)")
+    return m
+
 def _demo(run, mode, cfg, seed, bar, log, command=None):
     "The demo's work inside its run folder."
     import galnb
@@ -582,6 +613,7 @@ def _demo(run, mode, cfg, seed, bar, log, command=None):
                'Example mock PRISM spectra after preprocessing (rest frame, normalised at 1500 Å), one per population')
     metrics['spectra'].update(spectra_arm(sset, run, rep, cfg['epochs'], cfg['gmm_trials'], seed=seed, bar=bar, log=log,
                                           population=[pop_of[i] for i in sset.meta['id']], classes=[classes_of[i] for i in sset.meta['id']]))
+    _discovery_section(sset, run, rep, metrics['spectra'], cfg, seed, log)
     t0 = time.time()
     raw, itruth = mock_images(cfg['n_images'], seed=seed, n_red_spirals=cfg['n_red_spirals'], n_green_peas=cfg['n_green_peas'])
     itruth.rename_column('orientation', 'orientation_true')            # train on the orientation photutils measures
@@ -710,11 +742,50 @@ def _all_rejected(sset, n):
     return GalnbInputError(f"none of the {n} spectra could be preprocessed ({top}); the reasons per file are in the warnings above "
                            "and in preprocess_spectra(...).rejected")
 
+# %% ../nbs/07_cli.ipynb #34d67036
+def _reference_files(reference):
+    from galnb.reference import REFERENCE_FILES, REFERENCE_MANIFEST
+    return [Path(reference)/f for f in (*REFERENCE_FILES, REFERENCE_MANIFEST)] if reference else []
+
+def _load_reference(reference, model, dask):
+    "The `SpectralReference` of `--reference`, or None; refused with --model or --dask."
+    if not reference: return None
+    from galnb.reference import load_reference
+    if model: raise GalnbInputError("--reference places spectra with the reference run's own VAE: leave out --model")
+    if dask: raise GalnbInputError("--reference places spectra in this process: leave out --dask")
+    return load_reference(reference)
+
+def place_section(ref, reference, # the loaded reference and its folder
+                  sset, run, report, log=print): # preprocessed spectra, the RunDir and the `Report`
+    "Place `sset` into the reference run's clusters: placed.ecsv, a report section; returns metrics."
+    from galnb.reference import place_spectra, PlaceFlag
+    t0 = time.time()
+    placed = place_spectra(ref, sset)
+    placed.write(run/'placed.ecsv')
+    fl = np.asarray(placed['flags'])
+    labels, counts = np.unique(np.asarray(placed['label']).astype(str), return_counts=True)
+    m = dict(reference=str(reference), n_placed=len(placed), placed_labels={str(a): int(b) for a, b in zip(labels, counts)},
+             placed_flags={f.name: int(((fl & f) > 0).sum()) for f in PlaceFlag}, place_seconds=round(time.time() - t0, 1))
+    report.h('Spectra placed into a reference run')
+    report.table(Table({'label': labels, 'spectra': counts}), f'The new spectra per cluster label of {reference}',
+                 note="Each spectrum is encoded with the reference run's VAE, put on its map by the k-nearest-neighbour step of UMAP's own "
+                      "transform and assigned to the mixture component of highest probability; the labels are the reference run's.")
+    names = ['|'.join(f.name for f in PlaceFlag if f & int(v)) or '–' for v in fl]
+    show = Table({'id': placed['id'], 'z': placed['z'], 'cluster': placed['cluster'], 'label': placed['label'],
+                  'probability': np.round(np.asarray(placed['probability'], float), 3), 'flags': names})
+    report.table(show, 'Every placed spectrum (all columns, with each cluster\'s probability, in placed.ecsv)',
+                 note='FAR_FROM_REFERENCE: farther in latent space from any spectrum of the reference run than 99 % of its own spectra are '
+                      'from their nearest neighbour, so the run never saw anything like it; LOW_PROBABILITY: no cluster above 0.5; '
+                      'PREPROCESS_FLAGGED: preprocessing flagged it (e.g. normalised in a fallback window).')
+    log(f"[spectra] placed {len(placed)} spectra into {reference}: " + ', '.join(f"{b} {a}" for a, b in zip(labels, counts)))
+    return m
+
 # %% ../nbs/07_cli.ipynb #908664fc
 def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, seed=0, overwrite=False, bar=True, log=print,
                     dask=None, # None, or 'local:N' / a scheduler address: preprocess and encode through Dask (galnb.scale)
                     command=None, # the command line, kept in the run marker
-                    arch='galnb'): # VAE recipe when training: 'galnb' or 'paper' (see `spectra_arm`)
+                    arch='galnb', # VAE recipe when training: 'galnb' or 'paper' (see `spectra_arm`)
+                    reference=None): # a finished spectra run folder: place the spectra into its clusters instead of clustering them
     "The spectra arm on DJA PRISM files with redshifts from a table; everything is checked before the run folder is made."
     from galnb.preprocess import read_dja_spectra, preprocess_spectra
     from galnb.spectral_vae import load_spectral_vae
@@ -723,12 +794,13 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
     zt, what = _read_table(z_table, 'redshift table'), f'redshift table {z_table}'
     z = numeric_column(zt, 'z', match_rows(zt, files, what), files, what)
     mdl = load_spectral_vae(model)[0] if model else None
-    with RunDir(out, overwrite, [*files, z_table, *_model_files(model)], command) as run, _maybe_dask(dask) as client:
+    ref = _load_reference(reference, model, dask)
+    with RunDir(out, overwrite, [*files, z_table, *_model_files(model), *_reference_files(reference)], command) as run, _maybe_dask(dask) as client:
         latents_fn = None
         if client is None:
             with warnings.catch_warnings():                               # rejected spectra are listed in the report instead
                 warnings.simplefilter('ignore')
-                sset = preprocess_spectra(read_dja_spectra(files), z=z)
+                sset = preprocess_spectra(read_dja_spectra(files), z=z, **(ref.preprocess_kwargs() if ref else {}))
         else:                                                             # files spread over the cluster, into a store in the run folder
             from galnb.scale import preprocess_to_store, score_store, read_scores
             store = preprocess_to_store([str(f) for f in files], run.tmp/'spectra.zarr', z=z, client=client, progress=bar)
@@ -746,8 +818,9 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
         if len(sset.rejected):
             rep.table(Table(sset.rejected, copy=True), 'Spectra that could not be preprocessed, and why')
         m = dict(n_files=len(files), n_rejected=len(sset.rejected), dask=dask)
-        m.update(spectra_arm(sset, run, rep, epochs, gmm_trials, seed=seed, model=mdl, latents_fn=latents_fn, bar=bar, log=log, arch=arch))
-        stage_times(rep, spectral_VAE=m.get('vae_seconds'), clustering=m.get('cluster_seconds'))
+        if ref is not None: m.update(place_section(ref, reference, sset, run, rep, log))
+        else: m.update(spectra_arm(sset, run, rep, epochs, gmm_trials, seed=seed, model=mdl, latents_fn=latents_fn, bar=bar, log=log, arch=arch))
+        stage_times(rep, spectral_VAE=m.get('vae_seconds'), clustering=m.get('cluster_seconds'), placement=m.get('place_seconds'))
         rep.write(run.tmp); _write_metrics(run/'metrics.json', m)
         log(f"Wrote {run.commit()}/")
     return m
@@ -843,6 +916,7 @@ def _benches(quick):
             'dask': [lambda: b.bench_dask(n=6000, rows_per_task=500) if q else b.bench_dask(n=1_000_000),
                      lambda: b.bench_dask(n=1000, kind='images', rows_per_task=250) if q else b.bench_dask(n=50_000, kind='images')],
             'discovery': [lambda: b.bench_discovery(quick=q)],
+            'realism': [lambda: b.bench_realism(**(dict(n_mock=200) if q else {}))],
             'paper': [lambda: b.bench_paper_tables(**(dict(n_spectra=300, epochs=2, gmm_trials=2, n_images=400, image_epochs=1,
                                                            channels=(8, 16, 32), n_red_spirals=30, n_green_peas=30) if q else {}))]}
 
@@ -907,6 +981,8 @@ def _parser():
     s.add_argument('--gmm-trials', type=_int_from(1), default=10, help='mixture restarts per k (default 10; the paper: 100)')
     s.add_argument('--arch', choices=['galnb', 'paper'], default='galnb', help="VAE recipe: 'galnb' (512→256→16, no BatchNorm, β = 0.1; "
                    "measured better on the mock, see 05_benchmarks) or 'paper' (Saxena 2025: 512→256→128→64→16, BatchNorm, dropout)")
+    s.add_argument('--reference', metavar='RUN', help="a finished 'galnb spectra' or 'galnb demo' run folder: place these spectra into its "
+                   "clusters (with its VAE, map and mixture, and its preprocessing) instead of training and clustering anew; writes placed.ecsv")
     s.add_argument('--dask', metavar='ADDRESS', help="preprocess and encode through Dask: 'local:N' (N local worker processes) "
                    "or a scheduler address such as tcp://host:8786 (workers must see the same files)")
     common(s, 'runs/spectra')
@@ -924,8 +1000,8 @@ def _parser():
     i.add_argument('--dask', metavar='ADDRESS', help="preprocess and score through Dask: 'local:N' or a scheduler address")
     common(i, 'runs/images')
     b = sub.add_parser('bench', help='benchmark tables (05_benchmarks)', description='Print the benchmark tables with their same-run baselines.')
-    b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'scaling', 'dask', 'paper', 'discovery', 'all'],
-                   help="which tables: a stage's performance, 'scaling' (cost against N), 'dask' (survey scale: Dask against one process), 'paper' (the papers' quality tables on the mock), 'discovery' (populations recovered, beside PCA), or all")
+    b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'scaling', 'dask', 'paper', 'discovery', 'realism', 'all'],
+                   help="which tables: a stage's performance, 'scaling' (cost against N), 'dask' (survey scale: Dask against one process), 'paper' (the papers' quality tables on the mock), 'discovery' (populations recovered, beside PCA), 'realism' (how far the mock is from real DJA data), or all")
     b.add_argument('--quick', action='store_true', help='small sizes: a smoke test, not figures to quote')
     b.add_argument('--debug', action='store_true', help='on any error, show the full Python traceback')
     return p
@@ -948,7 +1024,7 @@ def _run(a, command):
         demo(a.out, a.mode or 'quick', a.seed, a.overwrite, bar=not a.no_bar, command=command, **over)
     elif a.command == 'spectra':
         spectra_command(a.files, a.z_table, a.out, a.model, a.epochs, a.gmm_trials, a.seed, a.overwrite, bar=not a.no_bar, dask=a.dask,
-                        command=command, arch=a.arch)
+                        command=command, arch=a.arch, reference=a.reference)
     elif a.command == 'images':
         images_command(a.files, a.props, a.out, a.model, a.epochs, a.channels, _sigma(a.sigma), a.label_column, a.seed,
                        a.overwrite, bar=not a.no_bar, orientation=a.orientation, dask=a.dask, command=command)
