@@ -244,9 +244,10 @@ def _discovery_table(rows, names):
     t = Table({'metric': ['linear-probe balanced accuracy (11 populations)', 'ARI of the chosen clustering vs populations', 'k chosen',
                           'populations (≥ 2 %) found: recall ≥ 0.8 and purity ≥ 0.7', 'real LRDs landing in the LRD-labelled cluster',
                           'held-out reconstruction / noise floor (median)', 'seconds (train + cluster)']})
+    cf = '.0f' if len({r.get('seed') for r in rows}) == 1 else '.1f'    # counts of one run are whole numbers
     for name in names:
-        nb = rows[0]['n_big']
-        t[name] = [_ms(rows, name, 'probe'), _ms(rows, name, 'ari'), _ms(rows, name, 'k', '.1f'), _ms(rows, name, 'found', '.1f') + f' of {nb}',
+        nb, found = rows[0]['n_big'], _ms(rows, name, 'found', cf)
+        t[name] = [_ms(rows, name, 'probe'), _ms(rows, name, 'ari'), _ms(rows, name, 'k', cf), found if found == '–' else f'{found} of {nb}',
                    _ms(rows, name, 'lrd_in_lrd'), _ms(rows, name, 'mse_over_floor'), _ms(rows, name, 'seconds', '.0f')]
     return t
 
