@@ -109,11 +109,17 @@ def test_same_name_in_two_folders(survey, tmp_path):
     refused(code, e, tmp_path/'run', 'matches both')
 
 def test_every_spectrum_rejected(survey, tmp_path):
-    zt = Table(survey['zt'], copy=True); zt['z'] = 0.2          # 1500 Å then falls blue-ward of NIRSpec: nothing can be normalised
-    zt.write(tmp_path/'z.csv')
-    code, _, e = galnb(*spectra_args(survey, tmp_path/'z.csv'), '--out', tmp_path/'run', '--epochs', '1')
+    "Spectra with no usable signal anywhere (noise around zero): nothing can be normalised, so the run is refused."
+    from galnb.preprocess import read_dja_spectra
+    from galnb.mocks import write_dja_spectra
+    rng = np.random.default_rng(0)
+    sp = read_dja_spectra(survey['spectra'])
+    for s in sp: s.flux = (s.err*rng.standard_normal(len(s.flux))).astype(s.flux.dtype)
+    files = write_dja_spectra(sp, tmp_path/'noise')
+    assert sorted(p.name for p in map(Path, files)) == sorted(p.name for p in survey['spectra'])    # the z table still matches
+    code, _, e = galnb(*spectra_args(survey, files=[Path(p) for p in files]), '--out', tmp_path/'run', '--epochs', '1')
     refused(code, e, tmp_path/'run', 'none of the 40 spectra could be preprocessed')
-    assert not (tmp_path/'run').exists()
+    assert 'no usable signal' in e and not (tmp_path/'run').exists()
 
 @pytest.mark.parametrize('args, contains', [
     (['--seed', '-1'], '--seed'),
