@@ -18,7 +18,8 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from .preprocess import GalnbInputError, ImageSet
+from .core import GalnbInputError
+from .images import ImageSet
 from .physics_cvae import PhysicsCVAE, PROPS, PERIODIC, checked_images
 
 # %% auto #0

@@ -12,8 +12,8 @@ import io, os, platform, sys, time, warnings
 from contextlib import redirect_stdout
 from pathlib import Path
 import numpy as np
-from .preprocess import (estimate_orientation, grid_centers, normalize_images, normalize_resize, rebin_flux, resize_images,
-                              rest_frame_grid, to_rest_frame)
+from .images import estimate_orientation, normalize_images, normalize_resize, resize_images
+from .preprocess import grid_centers, rebin_flux, rest_frame_grid, to_rest_frame
 
 # %% ../nbs/05_benchmarks.ipynb #0005
 def _cores():
@@ -103,8 +103,8 @@ def _images_tables(n_images, epochs, channels, n_red_spirals, n_green_peas, seed
     "Images arm: physics, vanilla, supervised CNN and PCA on the mock survey: R² and SVM recovery."
     from sklearn.decomposition import PCA
     from astropy.table import Table
-    from galnb.mocks import mock_images
-    from galnb.preprocess import preprocess_images
+    from galnb.mock_images import mock_images
+    from galnb.images import preprocess_images
     from galnb.physics_cvae import images_dls, physics_learner, vanilla_learner, encode_images, latent_r2, linear_r2, r2_table, PAPER_R2
     from galnb.anomalies import svm_recovery, recovery_table
     raw, truth = mock_images(n_images, seed=seed, size=69, pixscale=0.262*128/69, n_red_spirals=n_red_spirals, n_green_peas=n_green_peas)
@@ -441,7 +441,7 @@ def _rebin_report(r):
 # %% ../nbs/05_benchmarks.ipynb #0027
 def _mock_cutouts(n, seed, size=128):
     "galnb's mock raw g,r,z cutouts (n, 3, size, size) [nmgy] and their true orientations."
-    from galnb.mocks import mock_images
+    from galnb.mock_images import mock_images
     x, truth = mock_images(n, seed=seed, size=size)
     return x, np.asarray(truth['orientation'], np.float32)
 
@@ -585,8 +585,8 @@ def bench_image_training(n_images=2000, # mock galaxies rendered at 69×69
                          epochs=2, bs=128, seed=0, verbose=True):
     "Training throughput of the physics CVAE's fastai Learner vs a plain PyTorch loop doing the same work."
     import torch
-    from galnb.mocks import mock_images
-    from galnb.preprocess import preprocess_images
+    from galnb.mock_images import mock_images
+    from galnb.images import preprocess_images
     from galnb.physics_cvae import images_dls, physics_learner
     im, truth = mock_images(int(n_images), seed=seed, size=69, pixscale=0.262*128/69)
     iset = preprocess_images(im, meta=truth, orientation=False)
@@ -765,7 +765,8 @@ def bench_scaling(ns_spectra=(1000, 10000, 100000), # survey sizes for the spect
 def _bench_store(kind, n, path, block=2000, seed=0, bins=20.):
     "A store of `n` rows: a block of preprocessed mocks repeated; returns (store, the block)."
     from astropy.table import Table
-    from galnb.preprocess import preprocess_spectra, preprocess_images
+    from galnb.preprocess import preprocess_spectra
+    from galnb.images import preprocess_images
     from galnb.scale import write_store
     if kind == 'spectra':
         from galnb.mocks import mock_spectra
@@ -773,7 +774,7 @@ def _bench_store(kind, n, path, block=2000, seed=0, bins=20.):
             warnings.simplefilter('ignore')
             blk = preprocess_spectra(mock_spectra(block, seed)[0], edges=np.arange(1100., 8800. + bins/2, bins))
     else:
-        from galnb.mocks import mock_images
+        from galnb.mock_images import mock_images
         blk = preprocess_images(mock_images(block, seed=seed, size=128)[0], orientation=False, size=69)
     def pieces():
         for i in range(0, n, len(blk)):

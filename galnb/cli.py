@@ -11,7 +11,7 @@ import numpy as np
 from astropy.table import Table
 from fastcore.basics import patch
 from . import __version__
-from .preprocess import GalnbInputError
+from .core import GalnbInputError
 
 # %% auto #0
 __all__ = ['RUN_MARKER', 'REPORT_CSS', 'PAPERS', 'PAPER_SPECTRA', 'PROPERTY_LABELS', 'DEMO_SETTINGS', 'DEMO_MINIMA',
@@ -549,7 +549,7 @@ def _example_spectra(sset, population, per=1):
 def _example_cutouts(raw, population, n=6):
     "A figure: `n` ordinary galaxies and up to `n` of each anomaly class as RGB images."
     import matplotlib.pyplot as plt
-    from galnb.mocks import grz_to_rgb
+    from galnb.mock_images import grz_to_rgb
     pop = np.asarray(population).astype(str); classes = list(dict.fromkeys(['normal'] + sorted(set(pop) - {'normal'})))
     fig, axs = plt.subplots(len(classes), n, figsize=(1.4*n, 1.5*len(classes)), squeeze=False)
     for r, c in enumerate(classes):
@@ -593,8 +593,10 @@ def _discovery_section(sset, run, rep, m, cfg, seed, log):
 def _demo(run, mode, cfg, seed, bar, log, command=None):
     "The demo's work inside its run folder."
     import galnb
-    from galnb.mocks import mock_spectra, mock_images
-    from galnb.preprocess import preprocess_spectra, preprocess_images
+    from galnb.mocks import mock_spectra
+    from galnb.mock_images import mock_images
+    from galnb.preprocess import preprocess_spectra
+    from galnb.images import preprocess_images
     t_start = time.time()
     rep = Report(f'galnb demo ({mode}) on the mock survey')
     describe_run(rep, command, seed, mode=mode, **cfg)
@@ -842,7 +844,7 @@ def _image_meta(pt, files, what, props, sigma, label_column, training):
 
 def _flagged_cutouts(iset, rep, m):
     "Name, in the report and the metrics, the cutouts whose pixels galnb masked or which it could not normalise."
-    from galnb.preprocess import ImageFlag
+    from galnb.images import ImageFlag
     bits = ImageFlag.BAD_PIXELS | ImageFlag.BLANK | ImageFlag.SATURATED
     rows = np.flatnonzero(np.asarray(iset.flags) & bits)
     m['flagged'] = {f.name: int((np.asarray(iset.flags) & f).astype(bool).sum()) for f in ImageFlag if f & bits}
@@ -858,7 +860,7 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
                    dask=None, # None, or 'local:N' / a scheduler address: preprocess and score through Dask (galnb.scale)
                    command=None): # the command line, kept in the run marker
     "The images arm on Legacy Survey cutout files with properties from a table; everything is checked before the run folder is made."
-    from galnb.preprocess import read_legacy_cutouts, preprocess_images, ImageSet
+    from galnb.images import read_legacy_cutouts, preprocess_images, ImageSet
     from galnb.physics_cvae import load_physics_cvae, PROPS
     check_settings(seed, **({} if model else dict(epochs=(epochs, 1))))
     if not channels or any(int(c) < 1 for c in channels): raise GalnbInputError(f"--channels must be positive integers, got {channels}")

@@ -14,7 +14,8 @@ from sklearn.cluster import HDBSCAN
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
-from .preprocess import SpectraSet, GalnbInputError, inverse_asinh
+from .preprocess import SpectraSet, inverse_asinh
+from .core import GalnbInputError
 from .spectral_vae import encode
 from .mocks import prism_resolution
 

@@ -13,7 +13,8 @@ import torch.multiprocessing as mp
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 from fastai.callback.core import Callback
-from .preprocess import GalnbInputError, preprocess_spectra
+from .core import GalnbInputError
+from .preprocess import preprocess_spectra
 from .training import InMemoryDL
 from .spectral_vae import spectra_dls, spectral_learner, save_spectral_vae
 from .mocks import mock_spectra

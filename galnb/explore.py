@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib, html, os, tempfile
 from pathlib import Path
 import numpy as np
-from .preprocess import GalnbInputError
+from .core import GalnbInputError
 
 # %% auto #0
 __all__ = ['CATEGORY_COLOURS', 'MISSING_COLOUR', 'VIRIDIS', 'MAX_CATEGORIES', 'ramp', 'format_values', 'colour_groups',

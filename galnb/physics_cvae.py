@@ -13,7 +13,8 @@ from fastai.data.core import DataLoaders
 from fastai.torch_core import default_device
 from fastcore.meta import delegates
 from sklearn.linear_model import LinearRegression
-from .preprocess import ImageSet, ImageFlag, GalnbInputError, normalize_resize
+from .images import ImageSet, ImageFlag, normalize_resize
+from .core import GalnbInputError
 from .training import InMemoryDL, reparametrize, galnb_learner, save_model, load_model
 
 # %% auto #0

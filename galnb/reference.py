@@ -15,7 +15,8 @@ from fastcore.basics import patch
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 from . import __version__
-from .preprocess import SpectraSet, GalnbInputError, atomic_write, preprocess_spectra
+from .preprocess import SpectraSet, preprocess_spectra
+from .core import GalnbInputError, atomic_write
 from .spectral_vae import SpectralVAE, encode, save_spectral_vae, load_spectral_vae
 
 # %% auto #0

@@ -10,7 +10,9 @@ import numpy as np
 import zarr
 from astropy.table import Table, vstack
 from fastcore.basics import patch
-from .preprocess import SpectraSet, ImageSet, GalnbInputError, atomic_write
+from .preprocess import SpectraSet
+from .images import ImageSet
+from .core import GalnbInputError, atomic_write
 
 # %% auto #0
 __all__ = ['STORE_FORMAT', 'SurveyStore', 'StoreWriter', 'write_store', 'dask_client', 'preprocess_to_store', 'load_saved_model',
@@ -288,7 +290,8 @@ def _run_tasks(fn, tasks, # {name: kwargs} for `fn(**kwargs)`, a module-level fu
 def _preprocess_part(kind, files, z, part, done_dir, name, kwargs):
     "One batch of raw files → a part store (written atomically) and a marker."
     t0 = time.time()
-    from galnb.preprocess import read_dja_spectrum, preprocess_spectra, preprocess_images
+    from galnb.preprocess import read_dja_spectrum, preprocess_spectra
+    from galnb.images import preprocess_images
     part = Path(part)
     tmp = part.with_name(part.name + f'.tmp-{uuid.uuid4().hex[:8]}')
     if kind == 'spectra':

@@ -18,7 +18,8 @@ from fastai.torch_core import default_device
 from fastcore.basics import patch
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from .preprocess import SpectraSet, GalnbInputError
+from .preprocess import SpectraSet
+from .core import GalnbInputError
 from .training import InMemoryDL, reparametrize, galnb_learner, save_model, load_model
 
 # %% auto #0

@@ -17,7 +17,7 @@ from fastai.learner import Learner, Metric
 from fastai.torch_core import to_device
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from .preprocess import GalnbInputError, atomic_write
+from .core import GalnbInputError, atomic_write
 
 # %% auto #0
 __all__ = ['InMemoryDL', 'reparametrize', 'LossTerm', 'NonFiniteLossError', 'StopOnNonFinite', 'ClipGrad', 'CPUAutocast',

@@ -34,7 +34,8 @@ def refused(code, err, out, contains):
 @pytest.fixture(scope='module')
 def survey(tmp_path_factory):
     "40 mock DJA spectra with a redshift table, and 30 mock Legacy Survey cutouts with a property table."
-    from galnb.mocks import mock_spectra, write_dja_spectra, mock_images, write_legacy_cutouts
+    from galnb.mocks import mock_spectra, write_dja_spectra
+    from galnb.mock_images import mock_images, write_legacy_cutouts
     d = tmp_path_factory.mktemp('survey')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')

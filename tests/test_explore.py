@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 from galnb.explore import interactive_map, show_map, MapHTML, CATEGORY_COLOURS
-from galnb.preprocess import GalnbInputError
+from galnb.core import GalnbInputError
 
 VOID = {'meta', 'link', 'br', 'img', 'input', 'hr'}
 

@@ -14,10 +14,11 @@ from astropy.table import Table
 from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from galnb.preprocess import (GalnbInputError, ImageFlag, SpectraSet, Spectrum, normalize_images, normalize_resize,
-                              preprocess_images, preprocess_spectra, read_dja_spectrum, read_legacy_cutout,
-                              read_legacy_cutouts, rest_frame_grid, resize_images, spectrum_from_arrays,
-                              spectrum_from_table)
+from galnb.core import GalnbInputError
+from galnb.images import (ImageFlag, normalize_images, normalize_resize, preprocess_images, read_legacy_cutout,
+                          read_legacy_cutouts, resize_images)
+from galnb.preprocess import (SpectraSet, Spectrum, preprocess_spectra, read_dja_spectrum, rest_frame_grid,
+                              spectrum_from_arrays, spectrum_from_table)
 
 pytestmark = pytest.mark.filterwarnings('ignore')   # damaged files and absurd values warn on purpose; exceptions are the test
 

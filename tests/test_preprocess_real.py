@@ -3,7 +3,8 @@ import warnings
 import numpy as np
 import pytest
 from astropy.table import Table
-from galnb.preprocess import read_dja_spectra, preprocess_spectra, SpectraSet, SpecFlag, GalnbInputError
+from galnb.preprocess import read_dja_spectra, preprocess_spectra, SpectraSet, SpecFlag
+from galnb.core import GalnbInputError
 
 @pytest.fixture(scope='module')
 def dja(shared_data):

@@ -3,9 +3,11 @@ import warnings
 import numpy as np
 import pytest
 from astropy.io import fits
-from galnb.preprocess import (GalnbInputError, preprocess_spectra, read_dja_spectra, read_legacy_cutout,
-                              read_legacy_cutouts, spectrum_from_arrays)
-from galnb.mocks import write_dja_spectra, write_legacy_cutouts
+from galnb.core import GalnbInputError
+from galnb.preprocess import preprocess_spectra, read_dja_spectra, spectrum_from_arrays
+from galnb.images import read_legacy_cutout, read_legacy_cutouts
+from galnb.mocks import write_dja_spectra
+from galnb.mock_images import write_legacy_cutouts
 
 @pytest.fixture(scope='module')
 def cutouts(tmp_path_factory):

@@ -8,7 +8,7 @@ import pytest
 from astropy.table import Table
 from galnb.mocks import (mock_spectra, spectra_realism, survey_quantities, dja_table_quantities, survey_ks,
                          realism_report, two_sample_auc)
-from galnb.preprocess import GalnbInputError
+from galnb.core import GalnbInputError
 
 @pytest.fixture(scope='module')
 def lrd_real(shared_data):

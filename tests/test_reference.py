@@ -10,7 +10,8 @@ import torch
 from astropy.table import Table
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
-from galnb.preprocess import GalnbInputError, preprocess_spectra, rest_frame_grid
+from galnb.core import GalnbInputError
+from galnb.preprocess import preprocess_spectra, rest_frame_grid
 from galnb.reference import (REFERENCE_FILES, REFERENCE_MANIFEST, PlaceFlag, knn_embed, load_reference, place_spectra,
                              save_reference)
 import galnb.reference as reference
