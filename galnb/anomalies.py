@@ -21,11 +21,11 @@ from sklearn.svm import SVC
 from .core import GalnbInputError
 from .images import ImageSet
 from .physics_cvae import PhysicsCVAE, PROPS, PERIODIC, checked_images
+from .papers import PAPER_RECOVERY
 
 # %% auto #0
-__all__ = ['PAPER_RECOVERY', 'ARTEFACTS', 'Recovery', 'svm_recovery', 'recovery_table', 'decision_boundaries',
-           'nearest_candidates', 'image_recon_error', 'density_score', 'rank_anomalies', 'precision_at_k',
-           'inject_artefacts', 'explain']
+__all__ = ['ARTEFACTS', 'Recovery', 'svm_recovery', 'recovery_table', 'decision_boundaries', 'nearest_candidates',
+           'image_recon_error', 'density_score', 'rank_anomalies', 'precision_at_k', 'inject_artefacts', 'explain']
 
 # %% ../nbs/04_anomalies.ipynb #0008
 def _label_array(labels, n):
@@ -111,9 +111,6 @@ def svm_recovery(latents, # (N, k) latents (physics or vanilla)
     return Recovery(tab, cms.mean(0), classes, trials, normal)
 
 # %% ../nbs/04_anomalies.ipynb #0013
-PAPER_RECOVERY = {'red_spiral': dict(recovered=0.94, recovered_std=0.02, contamination=0.05),
-                  'green_pea': dict(recovered=0.67, contamination=0.02)}   # Gagliano & Villar (2023), physics CVAE
-
 def recovery_table(**runs): # name=`Recovery` from `svm_recovery`
     "One table: the paper's row per class, then each run's."
     t = Table(names=('latents', 'class', 'recovered', '±', 'contamination', 'purity', 'test members'), dtype=(str, str, float, float, float, float, int),

@@ -4,21 +4,26 @@
 
 # %% ../nbs/07_cli.ipynb #c03dac36
 from __future__ import annotations
-import argparse, base64, html, io, json, os, platform, re, shutil, sys, time, warnings
-from contextlib import contextmanager, nullcontext, redirect_stdout
+import argparse, base64, json, os, platform, re, shutil, sys, time, warnings
+from html import escape
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 from astropy.table import Table
 from fastcore.basics import patch
 from . import __version__
 from .core import GalnbInputError
+from .papers import PAPERS, PAPER_SPECTRA, PAPER_R2, PAPER_IMAGE_SURVEY
+from .pipeline import (SpectraRun, ImagesRun, cluster_spectra, score_clusters, score_images, mock_spectra_set,
+                            mock_image_set)
 
 # %% auto #0
-__all__ = ['RUN_MARKER', 'REPORT_CSS', 'PAPERS', 'PAPER_SPECTRA', 'PROPERTY_LABELS', 'DEMO_SETTINGS', 'DEMO_MINIMA',
-           'MOCK_CAVEATS', 'run_marker', 'check_replaceable', 'RunLock', 'RunDir', 'Report', 'spectra_arm',
-           'anomaly_gallery', 'images_arm', 'describe_run', 'stage_times', 'demo', 'check_settings', 'input_files',
-           'match_rows', 'numeric_column', 'place_section', 'spectra_command', 'images_command', 'bench', 'main',
-           'console']
+__all__ = ['RUN_MARKER', 'REPORT_CSS', 'PROPERTY_LABELS', 'DEMO_SETTINGS', 'DEMO_MINIMA', 'MOCK_CAVEATS', 'run_marker',
+           'check_replaceable', 'RunLock', 'RunDir', 'Report', 'write_spectra_run', 'spectra_summary',
+           'spectra_figures', 'truth_section', 'spectra_arm', 'anomaly_gallery', 'write_images_run',
+           'images_r2_section', 'svm_section', 'anomaly_section', 'images_arm', 'describe_run', 'stage_times', 'demo',
+           'check_settings', 'input_files', 'match_rows', 'numeric_column', 'place_section', 'spectra_command',
+           'images_command', 'bench', 'main', 'console']
 
 # %% ../nbs/07_cli.ipynb #5ecb3cb6
 RUN_MARKER = '.galnb-run.json'   # in every run folder galnb writes: what made it and which files are its own
@@ -166,7 +171,7 @@ def commit(self:RunDir):
     self.committed = True
     return self.out
 
-# %% ../nbs/07_cli.ipynb #974d6ddb
+# %% ../nbs/07_cli.ipynb #p001
 def _json_ready(x):
     "Metrics as strict JSON values: numpy scalars to Python, NaN/inf to null, tuples to lists."
     if isinstance(x, dict): return {str(k): _json_ready(v) for k, v in x.items()}
@@ -179,12 +184,12 @@ def _write_metrics(path, metrics):
     "metrics.json: strict JSON (no NaN), readable by any JSON parser."
     Path(path).write_text(json.dumps(_json_ready(metrics), indent=1, allow_nan=False))
 
+# %% ../nbs/07_cli.ipynb #p003
 REPORT_CSS = ("body{font-family:system-ui,sans-serif;max-width:60em;margin:auto;padding:0 1em;line-height:1.45}"
               ".table{overflow-x:auto;margin:1em 0}table{border-collapse:collapse;font-size:90%}"
               "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.caption{font-style:italic;margin-bottom:.3em}"
               "img{max-width:100%;height:auto}figure{margin:1em 0}figcaption{font-size:90%;color:#444}"
               ".note{font-size:90%;color:#333;margin-top:-.5em}table.info th{background:#f4f4f4;font-weight:normal}")
-PAPERS = dict(spectra='Saxena (2025), arXiv:2511.05439', images='Gagliano & Villar (2023), arXiv:2312.16687')
 _ARXIV = re.compile(r'arXiv:(\d{4}\.\d{4,5})')
 
 class Report:
@@ -215,54 +220,138 @@ class Report:
 
     def _info_table(self): return Table({'': list(self.info), 'value': [str(v) for v in self.info.values()]})
 
-    def markdown(self):
-        out = [f'# {self.title}', '']
-        if self.info: out += ['| what was run | |', '|---|---|'] + [f'| {k} | {v} |' for k, v in self.info.items()] + ['']
-        for kind, b in self.blocks:
-            if kind == 'h': out += [f'## {b}', '']
-            elif kind in ('p', 'note'): out += [b, '']
-            elif kind == 'table':
-                t, cap = b
-                if cap: out += [f'*{cap}*', '']
-                out += ['| ' + ' | '.join(t.colnames) + ' |', '|' + '---|'*len(t.colnames)]
-                out += ['| ' + ' | '.join(r) + ' |' for r in self._cells(t)] + ['']
-            elif kind == 'map': out += [f'[{b[2] or "Interactive map"}]({b[1].name}) (an interactive page: open it in a browser)', '']
-            else: out += [f'![{b[1]}]({b[0].name})', '', f'*{b[1]}*', '']
-        return '\n'.join(out)
+# %% ../nbs/07_cli.ipynb #p005
+@patch
+def markdown(self:Report):
+    "The report as Markdown: figures and the interactive map linked by file name, tables as pipe tables."
+    out = [f'# {self.title}', '']
+    if self.info: out += ['| what was run | |', '|---|---|'] + [f'| {k} | {v} |' for k, v in self.info.items()] + ['']
+    for kind, b in self.blocks:
+        if kind == 'h': out += [f'## {b}', '']
+        elif kind in ('p', 'note'): out += [b, '']
+        elif kind == 'table':
+            t, cap = b
+            if cap: out += [f'*{cap}*', '']
+            out += ['| ' + ' | '.join(t.colnames) + ' |', '|' + '---|'*len(t.colnames)]
+            out += ['| ' + ' | '.join(r) + ' |' for r in self._cells(t)] + ['']
+        elif kind == 'map': out += [f'[{b[2] or "Interactive map"}]({b[1].name}) (an interactive page: open it in a browser)', '']
+        else: out += [f'![{b[1]}]({b[0].name})', '', f'*{b[1]}*', '']
+    return '\n'.join(out)
 
-    def html(self):
-        "One self-contained page: styles inline, figures embedded as PNG data, tables scrolling inside their box on a phone."
-        e = html.escape
-        out = [f'<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-               f'<title>{e(self.title)}</title><style>{REPORT_CSS}</style></head><body>', f'<h1>{e(self.title)}</h1>']
-        if self.info: out.append('<div class="table"><table class="info">' + ''.join(f'<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>' for k, v in self.info.items()) + '</table></div>')
-        for kind, b in self.blocks:
-            if kind == 'h': out.append(f'<h2>{e(b)}</h2>')
-            elif kind in ('p', 'note'): out.append(f'<p class="{kind}">' + _ARXIV.sub(r'<a href="https://arxiv.org/abs/\1">arXiv:\1</a>', e(b)) + '</p>')
-            elif kind == 'table':
-                t, cap = b
-                out.append((f'<p class="caption">{e(cap)}</p>' if cap else '') + '<div class="table"><table><tr>' + ''.join(f'<th>{e(c)}</th>' for c in t.colnames) + '</tr>'
-                           + ''.join('<tr>' + ''.join(f'<td>{e(c)}</td>' for c in r) + '</tr>' for r in self._cells(t)) + '</table></div>')
-            elif kind == 'map': out.append(f'<figure>{b[0]}<figcaption>{e(b[2])}</figcaption></figure>')
-            else:
-                data = base64.b64encode(Path(b[0]).read_bytes()).decode()
-                out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{e(b[1])}"><figcaption>{e(b[1])}</figcaption></figure>')
-        return '\n'.join(out + ['</body></html>'])
+# %% ../nbs/07_cli.ipynb #p007
+@patch
+def html(self:Report):
+    "One self-contained page: styles inline, figures embedded as PNG data, tables scrolling inside their box on a phone."
+    e = escape
+    out = [f'<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+           f'<title>{e(self.title)}</title><style>{REPORT_CSS}</style></head><body>', f'<h1>{e(self.title)}</h1>']
+    if self.info: out.append('<div class="table"><table class="info">' + ''.join(f'<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>' for k, v in self.info.items()) + '</table></div>')
+    for kind, b in self.blocks:
+        if kind == 'h': out.append(f'<h2>{e(b)}</h2>')
+        elif kind in ('p', 'note'): out.append(f'<p class="{kind}">' + _ARXIV.sub(r'<a href="https://arxiv.org/abs/\1">arXiv:\1</a>', e(b)) + '</p>')
+        elif kind == 'table':
+            t, cap = b
+            out.append((f'<p class="caption">{e(cap)}</p>' if cap else '') + '<div class="table"><table><tr>' + ''.join(f'<th>{e(c)}</th>' for c in t.colnames) + '</tr>'
+                       + ''.join('<tr>' + ''.join(f'<td>{e(c)}</td>' for c in r) + '</tr>' for r in self._cells(t)) + '</table></div>')
+        elif kind == 'map': out.append(f'<figure>{b[0]}<figcaption>{e(b[2])}</figcaption></figure>')
+        else:
+            data = base64.b64encode(Path(b[0]).read_bytes()).decode()
+            out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{e(b[1])}"><figcaption>{e(b[1])}</figcaption></figure>')
+    return '\n'.join(out + ['</body></html>'])
 
-    def write(self, folder):
-        folder = Path(folder)
-        (folder/'report.md').write_text(self.markdown()); (folder/'report.html').write_text(self.html())
+# %% ../nbs/07_cli.ipynb #p008
+@patch
+def write(self:Report, folder):
+    "Write report.md and report.html into `folder`."
+    folder = Path(folder)
+    (folder/'report.md').write_text(self.markdown()); (folder/'report.html').write_text(self.html())
 
-# %% ../nbs/07_cli.ipynb #5371298c
-PAPER_SPECTRA = dict(mse_median=0.122, mse_std=0.124, k=12, silhouette=0.44)       # Saxena (2025), 2,743 DJA spectra
+# %% ../nbs/07_cli.ipynb #p010
+def write_spectra_run(run:SpectraRun, folder, # the spectral arm's result and the folder to write into
+                      population=None, trained=True): # the true populations (mock) for clusters.ecsv; whether the VAE was trained here
+    "Write a `SpectraRun`'s files: the VAE (when trained here), latents, clusters, cluster labels and the reference; returns the cluster table."
+    from galnb.spectral_vae import save_spectral_vae
+    from galnb.reference import save_reference
+    folder = Path(folder)
+    if trained: save_spectral_vae(run.model, folder/'spectral_vae', preprocessing=run.sset.config)
+    np.save(folder/'spectra_latents.npy', run.latents)
+    ct = run.cluster_table()
+    if population is not None: ct['true_population'] = np.asarray(population).astype(str)
+    ct.write(folder/'clusters.ecsv')
+    lab = Table(run.clustering.labels, copy=False); lab.meta = {}; lab.write(folder/'cluster_labels.ecsv')
+    c = run.clustering
+    save_reference(folder, run.model, run.sset, run.latents, c.embedding, c.selection.best, c.labels, reducer_kind='umap')
+    return ct
 
-def _fit(learn, epochs, lr, bar):
-    "One-cycle fit, with fastai's progress bar, epoch table and checkpoint messages only when `bar`."
-    quiet = not bar
-    with (learn.no_bar() if quiet else nullcontext()), (learn.no_logging() if quiet else nullcontext()), \
-         (redirect_stdout(io.StringIO()) if quiet else nullcontext()):
-        learn.fit_one_cycle(epochs, lr)
+# %% ../nbs/07_cli.ipynb #p012
+def _recipe_note(arch, trained):
+    "One sentence on the VAE recipe the run used."
+    if not trained: return ''
+    if arch != 'galnb': return f" The VAE is the {arch!r} recipe."
+    return (" The VAE is galnb's recipe ('galnb': 512→256→16, no BatchNorm or dropout, β = 0.1), which on the mock survey kept "
+            "more of what tells the populations apart than the paper's network (linear probe 0.75 against 0.57, reconstruction "
+            "1.34 against 1.97 times the noise floor, three seeds on the earlier mock; 0.33 against 0.27 and 1.57 against 2.06 in "
+            "a quick run on the current one; `galnb bench discovery`); `--arch paper` runs the paper's.")
 
+def spectra_summary(report:Report, run:SpectraRun, arch='galnb', trained=True):
+    "The report's table of the spectral VAE and the chosen mixture beside the paper's numbers."
+    m, P = run.metrics, PAPER_SPECTRA
+    report.h('Spectra: VAE, UMAP and Gaussian mixtures')
+    report.table(Table({'quantity': ['spectra', 'held-out MSE median', 'held-out MSE std', 'MSE / noise floor (median)', 'clusters k',
+                                     'silhouette (chosen restart)', f"silhouette (median of the {m['n_restarts_at_k']} restarts at k)"],
+                        'galnb': [str(m['n_spectra']), f"{m['mse_median']:.4f}", f"{m['mse_std']:.4f}", f"{m['mse_over_noise_floor']:.2f}",
+                                  str(m['k']), f"{m['silhouette']:.3f}", f"{m['silhouette_median_at_k']:.3f}"],
+                        'paper (DJA)': [str(P['n_spectra']), str(P['mse_median']), str(P['mse_std']), '', str(P['k']), str(P['silhouette']), '']}),
+                 f"Spectral VAE and clustering beside {PAPERS['spectra']}",
+                 note="The MSE is the mean squared difference between a spectrum's arcsinh-stretched flux and its reconstruction over its "
+                      "valid pixels, on spectra the VAE was not trained on (median over them). It depends on the spectra's noise, so galnb's "
+                      "number and the paper's (real DJA spectra) are comparable only when the data are alike; the ratio to the noise floor "
+                      "(1: reconstructed as well as the noise allows) is the fairer measure. The paper quotes the silhouette of its best "
+                      "restart, as galnb's first silhouette row does; the median over restarts shows how typical that restart is." +
+                      _recipe_note(arch, trained))
+
+# %% ../nbs/07_cli.ipynb #p014
+def spectra_figures(report:Report, run:SpectraRun, ct, folder, # the run, its cluster table (`write_spectra_run`) and folder
+                    truth_known=False): # whether `ct` carries the mock's true populations
+    "The spectra arm's figures in the report: UMAP map, interactive map, silhouette against k, composites."
+    import matplotlib.pyplot as plt
+    from galnb.explore import interactive_map
+    from galnb.clustering import composites, plot_composites
+    c, folder = run.clustering, Path(folder)
+    fig, axs = plt.subplots(1, 2, figsize=(10, 4))
+    axs[0].scatter(*c.embedding.T, c=c.clusters, s=3, cmap='tab20'); axs[0].set(title='clusters', xticks=[], yticks=[])
+    sc = axs[1].scatter(*c.embedding.T, c=np.asarray(run.sset.meta['z'], float), s=3, cmap='viridis'); plt.colorbar(sc, ax=axs[1], label='z')
+    axs[1].set(title='redshift', xticks=[], yticks=[])
+    report.figure(fig, folder/'fig_umap.png', 'UMAP of the 16-d latents, coloured by cluster and by redshift (the paper\'s Fig. 2)')
+    report.interactive(interactive_map(c.embedding, ct, color='cluster', legend_names='label'), folder/'umap_map.html',
+                       'The same map to explore: hover over a galaxy for its id, z, cluster, label and probability' +
+                       (' (and its true mock population)' if truth_known else '') + '; hover over a legend entry to pick out a cluster')
+    ax = c.selection.plot()
+    report.figure(ax.figure, folder/'fig_silhouette.png', f"Silhouette against the number of components k, over the {run.metrics['gmm_trials']} "
+                  'restarts at each k: median (line) and 16–84 % range (band), best restart (triangles), the chosen mixture '
+                  f"(star), and the paper's best silhouette, {PAPER_SPECTRA['silhouette']} (dotted line)")
+    report.figure(plot_composites(composites(run.sset, c.clusters), c.labels), folder/'fig_composites.png',
+                  'Median composite per cluster (16–84 % band) with the proposed label')
+    report.table(Table({'cluster': c.labels['cluster'], 'n': c.labels['n'], 'label': c.labels['label']}),
+                 'Clusters and the labels proposed from their composites (evidence in cluster_labels.ecsv)',
+                 note='A label is a hypothesis drawn from the composite spectrum (line ratios, breaks, continuum slope), for an astronomer '
+                      'to check against the members; "unlabelled" means no rule fired.')
+
+# %% ../nbs/07_cli.ipynb #p016
+def truth_section(report:Report, run:SpectraRun, population, classes=None, log=print):
+    "Score the clusters against the true populations (`galnb.pipeline.score_clusters`) in the report; returns the metrics."
+    ari, rec = score_clusters(run.clustering.names, run.clustering.clusters, population, classes)
+    m = dict(ari_vs_truth=ari, population_recovery={str(r['label']): dict(recall=float(r['recall']), purity=float(r['purity'])) for r in rec})
+    report.p(f"Adjusted Rand index between the clusters and the true mock populations: {ari:.2f}.")
+    report.table(rec, 'Per population: recall and purity of the cluster(s) labelled as it (mock truth)',
+                 note='Recall: the share of a true population that lands in the cluster(s) labelled as it. Purity: the share of those '
+                      'clusters\' members that truly belong to it' + ('; purity_classes counts a member as right when the population is any of '
+                      'its true classes (a spectrum can be young and an EELG at once)' if classes is not None else '') + '. A population no '
+                      'cluster is labelled as has recall 0: the clustering did not find it.')
+    log(f"[spectra] adjusted Rand index vs the true populations: {ari:.2f}")
+    return m
+
+# %% ../nbs/07_cli.ipynb #p018
 def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a path)
                 report:Report, # where the arm's sections go
                 epochs=40, # one-cycle epochs of the spectral VAE (ignored with `model`)
@@ -274,97 +363,14 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
                 classes=None, # (N,) all true classes of each spectrum, comma-separated (mock), for the purity over classes
                 latents_fn=None, # callable(model) → (N, k) latents of `sset`, e.g. through Dask (default: `encode` in this process)
                 bar=True, log=print):
-    "Spectral VAE → latents → UMAP → GMM by silhouette → labelled clusters; writes files and report sections, returns metrics."
-    import matplotlib.pyplot as plt
-    from galnb.spectral_vae import spectra_dls, spectral_learner, encode, reconstruction_mse, noise_floor, save_spectral_vae, check_grid
-    from galnb.reference import save_reference
-    from galnb.explore import interactive_map
-    from galnb.clustering import umap_embed, select_gmm, label_clusters, composites, plot_composites, population_recovery
-    from sklearn.metrics import adjusted_rand_score
-    if len(sset) <= max(ks): raise GalnbInputError(f"{len(sset)} spectra are too few to cluster: mixtures of up to {max(ks)} components "
-                                                   f"need more than {max(ks)} spectra")
-    m, t0 = dict(n_spectra=len(sset)), time.time()
-    out = out.tmp if isinstance(out, RunDir) else Path(out)
-    if model is None:
-        dls = spectra_dls(sset, bs=64, seed=seed)
-        learn = spectral_learner(dls, arch=arch, patience=None, seed=seed, path=out)
-        _fit(learn, epochs, 2e-3, bar)
-        model, held = learn.model, sset.select(dls.valid_idx)
-        shutil.rmtree(out/'models', ignore_errors=True)
-        save_spectral_vae(model, out/'spectral_vae', preprocessing=sset.config)
-        m.update(epochs=epochs, heldout=len(held), arch=arch)
-    else: check_grid(model, sset); held = sset
-    mse, floor = reconstruction_mse(model, held), noise_floor(held)
-    m.update(mse_median=float(np.median(mse)), mse_std=float(mse.std()), mse_over_noise_floor=float(np.median(mse/floor)),
-             vae_seconds=round(time.time() - t0, 1))
-    log(f"[spectra] VAE: held-out reconstruction MSE median {m['mse_median']:.4f} (paper on DJA: {PAPER_SPECTRA['mse_median']}), "
-        f"{m['mse_over_noise_floor']:.2f}× the noise floor ({m['vae_seconds']:.0f} s)")
-    t0 = time.time()
-    lat = encode(model, sset) if latents_fn is None else np.asarray(latents_fn(model)); np.save(out/'spectra_latents.npy', lat)
-    emb, _ = umap_embed(lat, seed=seed)
-    sel = select_gmm(emb, ks=ks, n_trials=gmm_trials, seed=seed, progress=bar)
-    lt = label_clusters(sset, sel.labels)
-    name = dict(zip(np.asarray(lt['cluster']), np.asarray(lt['label']).astype(str)))
-    names = np.array([name.get(c, 'unlabelled') for c in sel.labels])
-    proba = sel.best.predict_proba(emb).max(1)
-    ct = Table({'id': sset.meta['id'], 'z': sset.meta['z'], 'cluster': sel.labels, 'label': names, 'probability': proba})
-    if population is not None: ct['true_population'] = np.asarray(population).astype(str)
-    ct.write(out/'clusters.ecsv')
-    lab_t = Table(lt, copy=False); lab_t.meta = {}; lab_t.write(out/'cluster_labels.ecsv')
-    save_reference(out, model, sset, lat, emb, sel.best, lt, reducer_kind='umap')     # what `galnb spectra --reference` needs, as plain data
-    m.update(k=int(sel.k), silhouette=float(sel.silhouette), gmm_trials=gmm_trials, cluster_seconds=round(time.time() - t0, 1),
-             cluster_sizes={str(c): int((sel.labels == c).sum()) for c in np.unique(sel.labels)},
-             cluster_labels={str(c): name.get(c, 'unlabelled') for c in np.unique(sel.labels)})
-    log(f"[spectra] UMAP + GMM (k {min(ks)}–{max(ks)}, {gmm_trials} restarts each): k = {sel.k}, silhouette {sel.silhouette:.2f} "
-        f"(paper: {PAPER_SPECTRA['k']}, {PAPER_SPECTRA['silhouette']}) ({m['cluster_seconds']:.0f} s)")
-    at_k = np.asarray(sel.scores['silhouette'])[np.asarray(sel.scores['k']) == sel.k]
-    m['silhouette_median_at_k'] = float(np.nanmedian(at_k))
-    report.h('Spectra: VAE, UMAP and Gaussian mixtures')
-    report.table(Table({'quantity': ['spectra', 'held-out MSE median', 'held-out MSE std', 'MSE / noise floor (median)', 'clusters k',
-                                     'silhouette (chosen restart)', f'silhouette (median of the {len(at_k)} restarts at k)'],
-                        'galnb': [str(len(sset)), f"{m['mse_median']:.4f}", f"{m['mse_std']:.4f}", f"{m['mse_over_noise_floor']:.2f}", str(sel.k),
-                                  f"{sel.silhouette:.3f}", f"{m['silhouette_median_at_k']:.3f}"],
-                        'paper (DJA)': ['2743', '0.122', '0.124', '', '12', '0.44', '']}), f"Spectral VAE and clustering beside {PAPERS['spectra']}",
-                 note="The MSE is the mean squared difference between a spectrum's arcsinh-stretched flux and its reconstruction over its "
-                      "valid pixels, on spectra the VAE was not trained on (median over them). It depends on the spectra's noise, so galnb's "
-                      "number and the paper's (real DJA spectra) are comparable only when the data are alike; the ratio to the noise floor "
-                      "(1: reconstructed as well as the noise allows) is the fairer measure. The paper quotes the silhouette of its best "
-                      "restart, as galnb's first silhouette row does; the median over restarts shows how typical that restart is." +
-                      (f" The VAE is galnb's recipe ({arch!r}: 512→256→16, no BatchNorm or dropout, β = 0.1), which on the mock survey kept "
-                       "more of what tells the populations apart than the paper's network (linear probe 0.75 against 0.57, reconstruction "
-                       "1.34 against 1.97 times the noise floor, three seeds on the earlier mock; 0.33 against 0.27 and 1.57 against 2.06 in "
-                       "a quick run on the current one; `galnb bench discovery`); `--arch paper` runs the paper's." if model is None and arch == 'galnb' else
-                       f" The VAE is the {arch!r} recipe." if model is None else ''))
-    fig, axs = plt.subplots(1, 2, figsize=(10, 4))
-    sc = axs[0].scatter(*emb.T, c=sel.labels, s=3, cmap='tab20'); axs[0].set(title='clusters', xticks=[], yticks=[])
-    sc = axs[1].scatter(*emb.T, c=np.asarray(sset.meta['z'], float), s=3, cmap='viridis'); plt.colorbar(sc, ax=axs[1], label='z')
-    axs[1].set(title='redshift', xticks=[], yticks=[])
-    report.figure(fig, out/'fig_umap.png', 'UMAP of the 16-d latents, coloured by cluster and by redshift (the paper\'s Fig. 2)')
-    report.interactive(interactive_map(emb, ct, color='cluster', legend_names='label'), out/'umap_map.html',
-                       'The same map to explore: hover over a galaxy for its id, z, cluster, label and probability' +
-                       (' (and its true mock population)' if population is not None else '') + '; hover over a legend entry to pick out a cluster')
-    ax = sel.plot(); report.figure(ax.figure, out/'fig_silhouette.png', f'Silhouette against the number of components k, over the {gmm_trials} '
-                                    'restarts at each k: median (line) and 16–84 % range (band), best restart (triangles), the chosen mixture '
-                                    f"(star), and the paper's best silhouette, {PAPER_SPECTRA['silhouette']} (dotted line)")
-    report.figure(plot_composites(composites(sset, sel.labels), lt), out/'fig_composites.png',
-                  'Median composite per cluster (16–84 % band) with the proposed label')
-    show = Table({'cluster': lt['cluster'], 'n': lt['n'], 'label': lt['label']})
-    report.table(show, 'Clusters and the labels proposed from their composites (evidence in cluster_labels.ecsv)',
-                 note='A label is a hypothesis drawn from the composite spectrum (line ratios, breaks, continuum slope), for an astronomer '
-                      'to check against the members; "unlabelled" means no rule fired.')
-    if population is not None:
-        pop = np.asarray(population).astype(str)
-        m['ari_vs_truth'] = float(adjusted_rand_score(pop, sel.labels))
-        rec = population_recovery(names, pop, classes=classes)
-        if classes is None: rec.remove_column('purity_classes')
-        m['population_recovery'] = {str(r['label']): dict(recall=float(r['recall']), purity=float(r['purity'])) for r in rec}
-        report.p(f"Adjusted Rand index between the clusters and the true mock populations: {m['ari_vs_truth']:.2f}.")
-        report.table(rec, 'Per population: recall and purity of the cluster(s) labelled as it (mock truth)',
-                     note='Recall: the share of a true population that lands in the cluster(s) labelled as it. Purity: the share of those '
-                          'clusters\' members that truly belong to it' + ('; purity_classes counts a member as right when the population is any of '
-                          'its true classes (a spectrum can be young and an EELG at once)' if classes is not None else '') + '. A population no '
-                          'cluster is labelled as has recall 0: the clustering did not find it.')
-        log(f"[spectra] adjusted Rand index vs the true populations: {m['ari_vs_truth']:.2f}")
+    "`galnb.pipeline.cluster_spectra` on `sset`, written into the run folder and the report; returns the metrics."
+    folder = out.tmp if isinstance(out, RunDir) else Path(out)
+    run = cluster_spectra(sset, epochs, gmm_trials, ks, seed, model, arch, latents_fn, path=folder, bar=bar, log=log)
+    ct = write_spectra_run(run, folder, population, trained=model is None)
+    spectra_summary(report, run, arch, trained=model is None)
+    spectra_figures(report, run, ct, folder, truth_known=population is not None)
+    m = dict(run.metrics)
+    if population is not None: m.update(truth_section(report, run, population, classes, log))
     return m
 
 # %% ../nbs/07_cli.ipynb #40fd0aa4
@@ -391,9 +397,84 @@ def anomaly_gallery(model, iset, # the physics CVAE and its preprocessed images
     fig.tight_layout()
     return fig
 
-# %% ../nbs/07_cli.ipynb #0011
+# %% ../nbs/07_cli.ipynb #p020
 PROPERTY_LABELS = {'redshift': 'z', 'log_mass': 'log M★ [M☉]', 'log_sfr': 'log SFR [M☉/yr]'}   # axis labels with units
 
+def write_images_run(run:ImagesRun, folder):
+    "Write an `ImagesRun`'s models (when trained here) and `properties.ecsv` (one row per galaxy, with its id when known)."
+    from galnb.physics_cvae import save_physics_cvae
+    folder = Path(folder)
+    if run.vanilla is not None:
+        save_physics_cvae(run.model, folder/'physics_cvae'); save_physics_cvae(run.vanilla, folder/'vanilla_cvae')
+    pt = Table(run.properties, copy=True)
+    if 'id' in run.iset.meta.colnames: pt.add_column(run.iset.meta['id'], index=0, name='id')
+    pt.write(folder/'properties.ecsv')
+    return pt
+
+# %% ../nbs/07_cli.ipynb #p022
+def images_r2_section(report:Report, run:ImagesRun, folder):
+    "R² of the latents against the known properties (held out) beside the paper, and the latents-against-catalogue figure; returns {row: {property: R²}}."
+    import matplotlib.pyplot as plt
+    from galnb.physics_cvae import predict_properties, r2_table
+    scored = list(run.r2['identity'])
+    tab = r2_table({'paper (physics CVAE, DECaLS)': PAPER_R2, 'galnb physics CVAE (identity)': run.r2['identity'],
+                    'galnb physics CVAE (own-latent regression)': run.r2['own_latent'],
+                    'galnb vanilla CVAE + linear regression': run.r2['vanilla']})
+    report.table(tab, f"R² of the latents against {', '.join(scored)} on held-out galaxies, beside {PAPERS['images']}, Table 1",
+                 note="R² = 1 − Σ(true − latent)² / Σ(true − mean)² on galaxies not trained on: 1 is perfect, 0 no better than the mean. "
+                      "'identity' reads each constrained latent as the property itself; 'own-latent regression' fits a line from it; the "
+                      "vanilla row regresses the property on all five vanilla latents. The paper's values are for real DECaLS galaxies and "
+                      "catalogue properties.")
+    held = run.iset.select(run.heldout)
+    hp = predict_properties(run.model, held)
+    fig, axs = plt.subplots(1, len(scored), figsize=(3.2*len(scored), 3))
+    for ax, n in zip(np.atleast_1d(axs), scored):
+        tv = np.asarray(held.meta[n], float); ax.scatter(tv, hp[n], s=3, alpha=0.5)
+        ax.plot([tv.min(), tv.max()], [tv.min(), tv.max()], 'k', lw=0.6)
+        ax.set(xlabel=f'catalogue {PROPERTY_LABELS.get(n, n)}', ylabel=f'latent, read as {PROPERTY_LABELS.get(n, n)}')
+        ax.text(0.04, 0.92, f"R² = {run.r2['identity'][n]:.2f}", transform=ax.transAxes, fontsize=8)
+    plt.tight_layout()
+    report.figure(fig, Path(folder)/'fig_latents.png', 'Physical latents against the catalogue values, held-out galaxies (the paper\'s Fig. 1)')
+    return {r['model']: {n: float(r[n]) for n in scored} for r in tab}
+
+# %% ../nbs/07_cli.ipynb #p024
+def svm_section(report:Report, run:ImagesRun):
+    "The SVM + SMOTE recovery table beside the paper's, with a sentence on each class; returns {'latents/class': {recovered, contamination}}."
+    from galnb.anomalies import recovery_table
+    rt = recovery_table(physics=run.recovery['physics'], vanilla=run.recovery['vanilla'])
+    words = '; '.join(f"{r['class']}: {r['recovered']:.0%} recovered at {r['contamination']:.1%} contamination, purity {r['purity']:.2f}, "
+                      f"{r['n_test']} in each test split (one galaxy moves the recovered fraction by {1/max(r['n_test'], 1):.0%})"
+                      for r in run.recovery['physics'].table)
+    report.table(rt, 'RBF SVM + SMOTE over 5 stratified 80/20 splits: recovered fraction and contamination per class, beside the paper',
+                 note="Recovered fraction: the share of a class's test members the SVM assigns to that class. Contamination: the share "
+                      "of normal test galaxies it wrongly assigns to the class. Purity: the share of its picks for the class that truly "
+                      "belong to it, which falls when the class is rare. Means over the 5 splits (± their standard deviation). "
+                      f"With the physics latents — {words}.")
+    return {f"{r['latents']}/{r['class']}": dict(recovered=float(r['recovered']), contamination=float(r['contamination'])) for r in rt}
+
+# %% ../nbs/07_cli.ipynb #p026
+def anomaly_section(report:Report, run:ImagesRun, folder, label_column=None, n_candidates=50, log=print):
+    "Write `anomalies.ecsv` and the report's candidate table and gallery; returns the number of candidates written."
+    at = run.candidates(n_candidates, label_column)
+    at.write(Path(folder)/'anomalies.ecsv')
+    known, prec = f'{label_column} (known)', run.metrics.get('unsupervised_precision_at_k', {})
+    report.h('Anomaly candidates (unsupervised)')
+    report.p('Ranked by the mean percentile of reconstruction error and isolation in the physical latents (mean distance to '
+             'the 10 nearest neighbours). A high reconstruction error with ordinary properties often means an image artefact.')
+    cols = ['rank', 'id' if 'id' in at.colnames else 'row', 'explanation'] + ([known] if label_column else [])
+    base = float((np.asarray(run.iset.meta[label_column]).astype(str) != 'normal').mean()) if label_column else None
+    report.table(at[:15][cols], f'The 15 most unusual galaxies of {len(run.iset)} (all {len(at)} in anomalies.ecsv)',
+                 note=(f"The column {known!r} is the class the input table gives (on the mock, the truth); the ranking did not see it. " if label_column else '') +
+                      ("Precision@k, the share of known anomalies among the k most unusual: " + ', '.join(f"{float(v):.2f} at k = {k}" for k, v in prec.items()) +
+                       f", against {base:.3f} for a random ranking." if prec else ''))
+    report.figure(anomaly_gallery(run.model, run.iset, np.asarray(run.ranking['index'][:n_candidates]), np.asarray(at['explanation'])),
+                  Path(folder)/'fig_anomalies.png',
+                  'The most unusual galaxies: preprocessed cutout (z, r, g as red, green, blue), its reconstruction by the physics CVAE, '
+                  'and the absolute residual summed over the bands, with the explanation from their properties')
+    log(f"[images] anomaly candidates: top {len(at)} written" + (f"; precision@10 of the unsupervised ranking {prec.get('10', float('nan')):.2f}" if label_column else ''))
+    return len(at)
+
+# %% ../nbs/07_cli.ipynb #p028
 def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run folder
                report:Report,
                epochs=15, # one-cycle epochs of each CVAE (ignored with `model`)
@@ -406,117 +487,38 @@ def images_arm(iset, out, # an `ImageSet` with properties in `meta`, and the run
                seed=0, model=None, # a trained physics CVAE to use instead of training
                scores_fn=None, # callable(model) → (properties Table, latents, reconstruction errors) of `iset`, e.g. through Dask
                bar=True, log=print):
-    "Physics + vanilla CVAE → properties, R², anomaly search; writes files and report sections, returns metrics."
-    import matplotlib.pyplot as plt
-    from galnb.physics_cvae import (images_dls, physics_learner, vanilla_learner, predict_properties, encode_images, latent_r2,
-                                    save_physics_cvae, r2_table, PAPER_R2)
-    from galnb.anomalies import (svm_recovery, recovery_table, image_recon_error, density_score, rank_anomalies, explain)
-    m, t0 = dict(n_images=len(iset)), time.time()
+    "`galnb.pipeline.score_images` on `iset`, written into the run folder and the report; returns the metrics."
     folder = out.tmp if isinstance(out, RunDir) else Path(out)
-    vmodel, train_idx = None, None
-    if model is None:
-        dls = images_dls(iset, bs=128, seed=seed, columns=columns, sigma=sigma, augment=True, orientation=orientation)
-        plearn = physics_learner(dls, channels=channels, patience=None, seed=seed, path=folder)
-        vlearn = vanilla_learner(dls, channels=channels, patience=None, seed=seed, path=folder)
-        for l in (plearn, vlearn): _fit(l, epochs, 2e-3, bar)
-        model, vmodel, train_idx = plearn.model, vlearn.model, dls.train_idx
-        shutil.rmtree(folder/'models', ignore_errors=True)
-        save_physics_cvae(model, folder/'physics_cvae'); save_physics_cvae(vmodel, folder/'vanilla_cvae')
-        m.update(epochs=epochs, channels=list(channels), train_seconds=round(time.time() - t0, 1))
-        log(f"[images] physics and vanilla CVAE trained, {epochs} epochs each, on {len(dls.train_idx)} images ({m['train_seconds']:.0f} s)")
-    if scores_fn is None: props = zp = recon = None
-    else: props, zp, recon = scores_fn(model)
-    if props is None: props = predict_properties(model, iset)
-    pt = Table(props, copy=True)
-    if 'id' in iset.meta.colnames: pt.add_column(iset.meta['id'], index=0, name='id')
-    pt.write(folder/'properties.ecsv')
+    run = score_images(iset, epochs, channels, columns, sigma, label_column, truth_props, orientation, seed, model, scores_fn,
+                       path=folder, bar=bar, log=log)
+    write_images_run(run, folder)
+    m = dict(run.metrics)
     report.h('Images: physics-informed CVAE')
-    scored = [n for n in truth_props if n in iset.meta.colnames]
-    if train_idx is not None and scored:
-        rp = latent_r2(model, iset, train_idx, scored)
-        rows = {'paper (physics CVAE, DECaLS)': PAPER_R2, 'galnb physics CVAE (identity)': rp['identity'],
-                'galnb physics CVAE (own-latent regression)': rp['own_latent']}
-        rows['galnb vanilla CVAE + linear regression'] = latent_r2(vmodel, iset, train_idx, scored)['all_latents']
-        tab = r2_table(rows); m['r2'] = {r['model']: {n: float(r[n]) for n in scored} for r in tab}
-        report.table(tab, f"R² of the latents against {', '.join(scored)} on held-out galaxies, beside {PAPERS['images']}, Table 1",
-                     note="R² = 1 − Σ(true − latent)² / Σ(true − mean)² on galaxies not trained on: 1 is perfect, 0 no better than the mean. "
-                          "'identity' reads each constrained latent as the property itself; 'own-latent regression' fits a line from it; the "
-                          "vanilla row regresses the property on all five vanilla latents. The paper's values are for real DECaLS galaxies and "
-                          "catalogue properties.")
-        log('[images] R² (held out): ' + ', '.join(f"{n} {rp['identity'][n]:.2f}" for n in scored) + f" (paper: {', '.join(f'{n} {PAPER_R2[n]}' for n in scored if n in PAPER_R2)})")
-        held = iset.select(np.setdiff1d(np.arange(len(iset)), train_idx))
-        hp = predict_properties(model, held)
-        fig, axs = plt.subplots(1, len(scored), figsize=(3.2*len(scored), 3))
-        for ax, n in zip(np.atleast_1d(axs), scored):
-            tv = np.asarray(held.meta[n], float); ax.scatter(tv, hp[n], s=3, alpha=0.5)
-            ax.plot([tv.min(), tv.max()], [tv.min(), tv.max()], 'k', lw=0.6)
-            ax.set(xlabel=f'catalogue {PROPERTY_LABELS.get(n, n)}', ylabel=f'latent, read as {PROPERTY_LABELS.get(n, n)}')
-            ax.text(0.04, 0.92, f"R² = {rp['identity'][n]:.2f}", transform=ax.transAxes, fontsize=8)
-        plt.tight_layout(); report.figure(fig, folder/'fig_latents.png', 'Physical latents against the catalogue values, held-out galaxies (the paper\'s Fig. 1)')
-    if zp is None: zp = encode_images(model, iset)
-    if label_column and vmodel is not None:
-        lab = np.asarray(iset.meta[label_column]).astype(str)
-        rec_p, rec_v = svm_recovery(zp, lab, seed=seed), svm_recovery(encode_images(vmodel, iset), lab, seed=seed)
-        rt = recovery_table(physics=rec_p, vanilla=rec_v)
-        m['svm_recovery'] = {f"{r['latents']}/{r['class']}": dict(recovered=float(r['recovered']), contamination=float(r['contamination'])) for r in rt}
-        words = '; '.join(f"{r['class']}: {r['recovered']:.0%} recovered at {r['contamination']:.1%} contamination, purity {r['purity']:.2f}, "
-                          f"{r['n_test']} in each test split (one galaxy moves the recovered fraction by {1/max(r['n_test'], 1):.0%})" for r in rec_p.table)
-        report.table(rt, 'RBF SVM + SMOTE over 5 stratified 80/20 splits: recovered fraction and contamination per class, beside the paper',
-                     note="Recovered fraction: the share of a class's test members the SVM assigns to that class. Contamination: the share "
-                          "of normal test galaxies it wrongly assigns to the class. Purity: the share of its picks for the class that truly "
-                          "belong to it, which falls when the class is rare. Means over the 5 splits (± their standard deviation). "
-                          f"With the physics latents — {words}.")
-        for r in rec_p.table: log(f"[images] SVM (physics latents): {r['class']} recovered {r['recovered']:.2f} ± {r['recovered_std']:.2f} at contamination {r['contamination']:.3f}")
-    recon, dens = image_recon_error(model, iset) if recon is None else recon, density_score(zp[:, :len(model.config['props']['names'])])
-    ranked = rank_anomalies(recon=recon, density=dens)
-    top = np.asarray(ranked['index'][:n_candidates])
-    ex = explain(props, top, recon=recon)
-    at = Table({'rank': np.arange(1, len(top) + 1)})
-    if 'id' in iset.meta.colnames: at['id'] = np.asarray(iset.meta['id'])[top]
-    else: at['row'] = top
-    at['recon_error'], at['isolation'], at['combined'] = recon[top], dens[top], np.asarray(ranked['combined'][:n_candidates])
-    for c in ex.colnames[1:]: at[c] = ex[c]
-    known = f'{label_column} (known)'
-    if label_column: at[known] = np.asarray(iset.meta[label_column]).astype(str)[top]
-    at.write(folder/'anomalies.ecsv')
-    m['n_candidates'] = len(at)
-    if label_column:
-        lab = np.asarray(iset.meta[label_column]).astype(str)
-        m['unsupervised_precision_at_k'] = {str(k): float((lab[np.asarray(ranked['index'][:k])] != 'normal').mean()) for k in (10, 50) if k <= len(lab)}
-    report.h('Anomaly candidates (unsupervised)')
-    report.p('Ranked by the mean percentile of reconstruction error and isolation in the physical latents (mean distance to '
-             'the 10 nearest neighbours). A high reconstruction error with ordinary properties often means an image artefact.')
-    cols_ = ['rank', 'id' if 'id' in at.colnames else 'row', 'explanation'] + ([known] if label_column else [])
-    prec = m.get('unsupervised_precision_at_k', {})
-    base = float((np.asarray(iset.meta[label_column]).astype(str) != 'normal').mean()) if label_column else None
-    report.table(at[:15][cols_], f'The 15 most unusual galaxies of {len(iset)} (all {len(at)} in anomalies.ecsv)',
-                 note=(f"The column {known!r} is the class the input table gives (on the mock, the truth); the ranking did not see it. " if label_column else '') +
-                      ("Precision@k, the share of known anomalies among the k most unusual: " + ', '.join(f"{float(v):.2f} at k = {k}" for k, v in prec.items()) +
-                       f", against {base:.3f} for a random ranking." if prec else ''))
-    report.figure(anomaly_gallery(model, iset, top, np.asarray(at['explanation'])), folder/'fig_anomalies.png',
-                  'The most unusual galaxies: preprocessed cutout (z, r, g as red, green, blue), its reconstruction by the physics CVAE, '
-                  'and the absolute residual summed over the bands, with the explanation from their properties')
-    log(f"[images] anomaly candidates: top {len(at)} written" + (f"; precision@10 of the unsupervised ranking {m['unsupervised_precision_at_k'].get('10', float('nan')):.2f}" if label_column else ''))
-    m['seconds'] = round(time.time() - t0, 1)
+    if run.r2 is not None: m['r2'] = images_r2_section(report, run, folder)
+    if run.recovery is not None: m['svm_recovery'] = svm_section(report, run)
+    m['n_candidates'] = anomaly_section(report, run, folder, label_column, n_candidates, log)
     return m
 
-# %% ../nbs/07_cli.ipynb #6ad8aee9
+# %% ../nbs/07_cli.ipynb #p029
 DEMO_SETTINGS = {
     'quick': dict(n_spectra=2743, epochs=40, gmm_trials=10, n_images=3000, image_epochs=12, channels=(16, 32, 64),
                   n_red_spirals=90, n_green_peas=60),
-    'full': dict(n_spectra=2743, epochs=300, gmm_trials=100, n_images=26000, image_epochs=100, channels=(32, 64, 128),
-                 n_red_spirals=300, n_green_peas=100)}
+    'full': dict(n_spectra=PAPER_SPECTRA['n_spectra'], epochs=300, gmm_trials=100, n_images=PAPER_IMAGE_SURVEY['n_images'],
+                 image_epochs=100, channels=(32, 64, 128), n_red_spirals=PAPER_IMAGE_SURVEY['n_red_spirals'],
+                 n_green_peas=PAPER_IMAGE_SURVEY['n_green_peas'])}
 DEMO_MINIMA = dict(n_red_spirals=0, n_green_peas=0)                # every other count must be at least 1
 
 MOCK_CAVEATS = [
-    'The mock IGM (Madau 1995) is somewhat too transparent at z > 6, where real spectra show complete Gunn–Peterson troughs.',
-    'The mock spectra have S/N ≥ 1 at 1500 Å; about a quarter of real DJA PRISM spectra are below that.',
-    'More mock Little Red Dots fail the 1500 Å normalisation (about a quarter) than real ones (13 %), so the survey loses LRDs.',
+    'Real DJA spectra can still be told from mock ones: a classifier separates real Little Red Dots from mock ones with '
+    'ROC AUC about 0.8 (0.5 would be indistinguishable; `galnb bench realism`), so numbers on the mock are a guide, not a forecast.',
+    'The mock IGM follows Inoue et al. (2014) and mock S/N is drawn to match the DJA v3 selection (below 1 included); '
+    'artefacts of real msaexp products (bad pixels, masked stretches, slit-loss colour terms) are only partly modelled.',
     'Mock galaxy images are Sérsic bulges and discs with a Moffat PSF, sky noise and neighbours: no dust lanes, spiral arms or bars.',
     'Red Spirals and Green Peas follow the same recipe as the other mock galaxies with different parameters; real anomalies are '
     'more varied, and real images have artefacts (satellite trails, ghosts, saturated stars) that the mock does not.',
     'Properties are known exactly in the mock; catalogue masses and SFRs are simulated with per-galaxy errors.']
 
+# %% ../nbs/07_cli.ipynb #p031
 def describe_run(report:Report, command, seed, **settings):
     "Fill the report's 'what was run' table: command, galnb version, date, seed, settings and machine."
     import torch
@@ -530,6 +532,7 @@ def stage_times(report:Report, **seconds): # stage name → seconds
     "Add the time of each stage to the report's 'what was run' table."
     report.info['time per stage'] = ', '.join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in seconds.items() if v is not None)
 
+# %% ../nbs/07_cli.ipynb #p033
 def _example_spectra(sset, population, per=1):
     "A figure: one preprocessed spectrum (linear f_λ, normalised at 1500 Å) of each population, offset for clarity."
     import matplotlib.pyplot as plt
@@ -546,22 +549,21 @@ def _example_spectra(sset, population, per=1):
     ax.set(xlabel='rest wavelength [Å]', ylabel='$f_\\lambda$ / $f_\\lambda$(1500 Å), scaled and offset', yticks=[])
     return fig
 
-def _example_cutouts(raw, population, n=6):
-    "A figure: `n` ordinary galaxies and up to `n` of each anomaly class as RGB images."
+def _example_cutouts(images, population, n=6):
+    "A figure: `n` ordinary galaxies and up to `n` of each anomaly class, preprocessed g,r,z cutouts shown as RGB (z, r, g)."
     import matplotlib.pyplot as plt
-    from galnb.mock_images import grz_to_rgb
     pop = np.asarray(population).astype(str); classes = list(dict.fromkeys(['normal'] + sorted(set(pop) - {'normal'})))
     fig, axs = plt.subplots(len(classes), n, figsize=(1.4*n, 1.5*len(classes)), squeeze=False)
     for r, c in enumerate(classes):
         idx = np.flatnonzero(pop == c)[:n]
         for k, ax in enumerate(axs[r]):
-            if k < len(idx): ax.imshow(grz_to_rgb(raw[idx[k]]), origin='lower')
+            if k < len(idx): ax.imshow(np.clip(np.asarray(images[idx[k]])[::-1].transpose(1, 2, 0), 0, 1), origin='lower')
             ax.set(xticks=[], yticks=[])
         axs[r, 0].set_ylabel(c, fontsize=8)
     plt.tight_layout()
     return fig
 
-# %% ../nbs/07_cli.ipynb #9f9d19da
+# %% ../nbs/07_cli.ipynb #p034
 def demo(out='runs/demo', mode='quick', seed=0, overwrite=False, bar=True, log=print,
          command=None, # the command line, kept in the run marker
          **overrides):
@@ -573,6 +575,7 @@ def demo(out='runs/demo', mode='quick', seed=0, overwrite=False, bar=True, log=p
     check_settings(seed, **{k: (v, DEMO_MINIMA.get(k, 1)) for k, v in cfg.items() if k != 'channels'})
     with RunDir(out, overwrite, command=command) as run: return _demo(run, mode, cfg, seed, bar, log, command)
 
+# %% ../nbs/07_cli.ipynb #p036
 def _discovery_section(sset, run, rep, m, cfg, seed, log):
     "The run's latents and clusters beside PCA baselines of the same spectra (`galnb.benchmarks.discovery_baselines`)."
     from galnb.benchmarks import discovery_baselines
@@ -590,47 +593,47 @@ def _discovery_section(sset, run, rep, m, cfg, seed, log):
         f"{info['rows'][2]['probe']:.2f}), ARI {info['rows'][0]['ari']:.2f} (PCA-16 {info['rows'][1]['ari']:.2f}) ({info['seconds']:.0f} s)")
     return m
 
+# %% ../nbs/07_cli.ipynb #p037
+def _demo_spectra(run, rep, cfg, seed, bar, log):
+    "The demo's spectra arm: the mock survey (`galnb.pipeline.mock_spectra_set`), its analysis and the discovery baselines; returns metrics."
+    t0 = time.time()
+    sset, truth = mock_spectra_set(cfg['n_spectra'], seed=seed)
+    log(f"[spectra] mock survey: {cfg['n_spectra']} PRISM spectra → {len(sset)} preprocessed, {len(sset.rejected)} rejected ({time.time() - t0:.1f} s)")
+    m = dict(n_mock=cfg['n_spectra'], n_rejected=len(sset.rejected))
+    rep.h('The mock survey')
+    rep.figure(_example_spectra(sset, truth['population']), run/'fig_mock_spectra.png',
+               'Example mock PRISM spectra after preprocessing (rest frame, normalised at 1500 Å), one per population')
+    m.update(spectra_arm(sset, run, rep, cfg['epochs'], cfg['gmm_trials'], seed=seed, bar=bar, log=log,
+                         population=truth['population'], classes=truth['classes']))
+    return _discovery_section(sset, run, rep, m, cfg, seed, log)
+
+def _demo_images(run, rep, cfg, seed, bar, log):
+    "The demo's images arm: the mock cutouts (`galnb.pipeline.mock_image_set`, orientations measured as for real data) and their analysis."
+    t0 = time.time()
+    iset = mock_image_set(cfg['n_images'], seed=seed, n_red_spirals=cfg['n_red_spirals'], n_green_peas=cfg['n_green_peas'])
+    rep.figure(_example_cutouts(iset.images, iset.meta['population']), run/'fig_mock_cutouts.png',
+               'Example mock g,r,z cutouts as the CVAE sees them (stretched, 69×69; z→red, r→green, g→blue): ordinary galaxies, '
+               'Red Spirals and Green Peas')
+    ok = np.isfinite(iset.orientation)
+    d = np.degrees(np.median(np.abs((iset.orientation[ok] - np.asarray(iset.meta['orientation_true'])[ok] + np.pi/2) % np.pi - np.pi/2)))
+    m = dict(n_mock=len(iset), orientation_measured=int(ok.sum()), orientation_median_error_deg=float(d))
+    log(f"[images] {len(iset)} mock cutouts → 3×69×69; orientation measured for {ok.sum()} (median error {d:.1f}°) ({time.time() - t0:.0f} s)")
+    cols = {'log_mass': ('log_mass_obs', 'log_mass_err'), 'log_sfr': ('log_sfr_obs', 'log_sfr_err')}
+    m.update(images_arm(iset.select(ok), run, rep, cfg['image_epochs'], cfg['channels'], columns=cols,
+                        sigma={'redshift': 0.02}, label_column='population', seed=seed, bar=bar, log=log))
+    return m
+
+# %% ../nbs/07_cli.ipynb #p039
 def _demo(run, mode, cfg, seed, bar, log, command=None):
     "The demo's work inside its run folder."
-    import galnb
-    from galnb.mocks import mock_spectra
-    from galnb.mock_images import mock_images
-    from galnb.preprocess import preprocess_spectra
-    from galnb.images import preprocess_images
     t_start = time.time()
     rep = Report(f'galnb demo ({mode}) on the mock survey')
     describe_run(rep, command, seed, mode=mode, **cfg)
     rep.p(f"The embedded mock survey, whose truth is known, through both arms of galnb: spectra after {PAPERS['spectra']}; "
           f"images after {PAPERS['images']}. Where the mock differs from real data is said at the end.")
-    metrics = dict(galnb=galnb.__version__, mode=mode, seed=seed, settings={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()})
-    t0 = time.time()
-    specs, truth = mock_spectra(cfg['n_spectra'], seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        sset = preprocess_spectra(specs, z=truth['z'])
-    pop_of, classes_of = dict(zip(truth['id'], truth['population'])), dict(zip(truth['id'], truth['classes']))
-    log(f"[spectra] mock survey: {len(specs)} PRISM spectra → {len(sset)} preprocessed, {len(sset.rejected)} rejected ({time.time() - t0:.1f} s)")
-    metrics['spectra'] = dict(n_mock=len(specs), n_rejected=len(sset.rejected))
-    rep.h('The mock survey')
-    rep.figure(_example_spectra(sset, [pop_of[i] for i in sset.meta['id']]), run/'fig_mock_spectra.png',
-               'Example mock PRISM spectra after preprocessing (rest frame, normalised at 1500 Å), one per population')
-    metrics['spectra'].update(spectra_arm(sset, run, rep, cfg['epochs'], cfg['gmm_trials'], seed=seed, bar=bar, log=log,
-                                          population=[pop_of[i] for i in sset.meta['id']], classes=[classes_of[i] for i in sset.meta['id']]))
-    _discovery_section(sset, run, rep, metrics['spectra'], cfg, seed, log)
-    t0 = time.time()
-    raw, itruth = mock_images(cfg['n_images'], seed=seed, n_red_spirals=cfg['n_red_spirals'], n_green_peas=cfg['n_green_peas'])
-    itruth.rename_column('orientation', 'orientation_true')            # train on the orientation photutils measures
-    rep.figure(_example_cutouts(raw, itruth['population']), run/'fig_mock_cutouts.png',
-               'Example mock g,r,z cutouts (z→red, r→green, g→blue): ordinary galaxies, Red Spirals and Green Peas')
-    iset = preprocess_images(raw, meta=itruth); del raw
-    ok = np.isfinite(iset.orientation)
-    d = np.abs((iset.orientation[ok] - np.asarray(itruth['orientation_true'])[ok] + np.pi/2) % np.pi - np.pi/2)
-    metrics['images'] = dict(n_mock=len(iset), orientation_measured=int(ok.sum()), orientation_median_error_deg=float(np.degrees(np.median(d))))
-    log(f"[images] {len(iset)} mock cutouts → 3×69×69; orientation measured for {ok.sum()} (median error {np.degrees(np.median(d)):.1f}°) "
-        f"({time.time() - t0:.0f} s)")
-    cols = {'log_mass': ('log_mass_obs', 'log_mass_err'), 'log_sfr': ('log_sfr_obs', 'log_sfr_err')}
-    metrics['images'].update(images_arm(iset.select(ok), run, rep, cfg['image_epochs'], cfg['channels'], columns=cols,
-                                        sigma={'redshift': 0.02}, label_column='population', seed=seed, bar=bar, log=log))
+    metrics = dict(galnb=__version__, mode=mode, seed=seed, settings={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()})
+    metrics['spectra'] = _demo_spectra(run, rep, cfg, seed, bar, log)
+    metrics['images'] = _demo_images(run, rep, cfg, seed, bar, log)
     rep.h('Where the mock differs from real data')
     for c in MOCK_CAVEATS: rep.p('• ' + c)
     metrics['seconds'] = round(time.time() - t_start, 1)
@@ -828,7 +831,7 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
         log(f"Wrote {run.commit()}/")
     return m
 
-# %% ../nbs/07_cli.ipynb #146f64ac
+# %% ../nbs/07_cli.ipynb #p040
 def _image_meta(pt, files, what, props, sigma, label_column, training):
     "The property table's rows for `files`, with every property column numeric and every σ given (when training)."
     rows = match_rows(pt, files, what, key_cols=('file',))
@@ -842,6 +845,7 @@ def _image_meta(pt, files, what, props, sigma, label_column, training):
     if 'orientation' in meta.colnames: meta.rename_column('orientation', 'orientation_catalogue')
     return meta
 
+# %% ../nbs/07_cli.ipynb #p042
 def _flagged_cutouts(iset, rep, m):
     "Name, in the report and the metrics, the cutouts whose pixels galnb masked or which it could not normalise."
     from galnb.images import ImageFlag
@@ -855,6 +859,7 @@ def _flagged_cutouts(iset, rep, m):
                    'stretch, so the rest of the image keeps its contrast; BAD_PIXELS: NaN or infinite pixels, likewise; BLANK: an empty or '
                    'constant image, kept as zeros. They stay in the survey: an artefact is what the anomaly search should find.')
 
+# %% ../nbs/07_cli.ipynb #p044
 def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 128), sigma=None, label_column=None,
                    seed=0, overwrite=False, bar=True, log=print, orientation='vector',
                    dask=None, # None, or 'local:N' / a scheduler address: preprocess and score through Dask (galnb.scale)
@@ -955,16 +960,18 @@ def _channels(s):
     if not c or min(c) < 1: raise argparse.ArgumentTypeError(f"{s!r}: give positive integers separated by commas, e.g. 32,64,128")
     return c
 
-# %% ../nbs/07_cli.ipynb #0b377aa0
-def _parser():
-    p = _Parser(prog='galnb', description="galnb: discover galaxy populations in survey spectra and images with variational autoencoders.")
-    sub = p.add_subparsers(dest='command', metavar='COMMAND')
-    def common(s, out):
-        s.add_argument('--out', default=out, help=f'run folder to write (default {out}); built as OUT.partial and renamed when complete')
-        s.add_argument('--seed', type=_int_from(0, 2**32 - 1), default=0, help='seed of every random step (splits, initial weights, UMAP, restarts)')
-        s.add_argument('--overwrite', action='store_true', help='replace OUT if it is a galnb run folder (galnb never replaces any other folder)')
-        s.add_argument('--no-bar', action='store_true', help='no progress bars or per-epoch tables, only a line per stage (the default when the output is not a terminal)')
-        s.add_argument('--debug', action='store_true', help='on any error, show the full Python traceback')
+# %% ../nbs/07_cli.ipynb #p046
+def _common(s, out):
+    "The options every run command shares: --out, --seed, --overwrite, --no-bar, --debug."
+    s.add_argument('--out', default=out, help=f'run folder to write (default {out}); built as OUT.partial and renamed when complete')
+    s.add_argument('--seed', type=_int_from(0, 2**32 - 1), default=0, help='seed of every random step (splits, initial weights, UMAP, restarts)')
+    s.add_argument('--overwrite', action='store_true', help='replace OUT if it is a galnb run folder (galnb never replaces any other folder)')
+    s.add_argument('--no-bar', action='store_true', help='no progress bars or per-epoch tables, only a line per stage (the default when the output is not a terminal)')
+    s.add_argument('--debug', action='store_true', help='on any error, show the full Python traceback')
+
+# %% ../nbs/07_cli.ipynb #p047
+def _demo_parser(sub):
+    "galnb demo: --quick/--full and an override for every demo setting."
     d = sub.add_parser('demo', help='the main job on the embedded mock survey: both arms, report folder',
                        description='Run both arms on the mock survey and write a report folder.')
     g = d.add_mutually_exclusive_group()
@@ -974,7 +981,10 @@ def _parser():
         if k == 'channels': d.add_argument('--channels', type=_channels, help='CVAE encoder channels, e.g. 32,64,128')
         else: d.add_argument(f"--{k.replace('_', '-')}", type=_int_from(DEMO_MINIMA.get(k, 1)),
                              help=f"override the mode's {k} (quick: {v}, full: {DEMO_SETTINGS['full'][k]})")
-    common(d, 'runs/demo')
+    _common(d, 'runs/demo')
+
+def _spectra_parser(sub):
+    "galnb spectra FILES --z-table T: the spectra arm on your DJA files."
     s = sub.add_parser('spectra', help='the spectra arm on DJA PRISM spectra files', description='Spectral VAE, UMAP + GMM clusters and labels for your DJA spectra.')
     s.add_argument('files', nargs='+', help='DJA msaexp *.spec.fits files')
     s.add_argument('--z-table', required=True, help="table with a 'z' column and a 'file' (or 'id') column; where two files share a name, "
@@ -988,7 +998,11 @@ def _parser():
                    "clusters (with its VAE, map and mixture, and its preprocessing) instead of training and clustering anew; writes placed.ecsv")
     s.add_argument('--dask', metavar='ADDRESS', help="preprocess and encode through Dask: 'local:N' (N local worker processes) "
                    "or a scheduler address such as tcp://host:8786 (workers must see the same files)")
-    common(s, 'runs/spectra')
+    _common(s, 'runs/spectra')
+
+# %% ../nbs/07_cli.ipynb #p048
+def _images_parser(sub):
+    "galnb images FILES --props T: the images arm on your Legacy Survey cutouts."
     i = sub.add_parser('images', help='the images arm on Legacy Survey cutouts', description='Physics-informed CVAE, properties and anomaly candidates for your cutouts.')
     i.add_argument('files', nargs='+', help='Legacy Survey g,r,z FITS cutouts, all the same size')
     i.add_argument('--props', required=True, help="table with 'file' and redshift, log_mass, log_sfr (and <name>_err columns)")
@@ -1001,15 +1015,27 @@ def _parser():
                    help="orientation latent(s): 'vector', two latents (cos 2φ, sin 2φ) (default: it learns orientation far better "
                         "on the mock, see 02_physics_cvae) or 'angle', one latent as in the paper")
     i.add_argument('--dask', metavar='ADDRESS', help="preprocess and score through Dask: 'local:N' or a scheduler address")
-    common(i, 'runs/images')
+    _common(i, 'runs/images')
+
+def _bench_parser(sub):
+    "galnb bench [WHICH]: the benchmark tables."
     b = sub.add_parser('bench', help='benchmark tables (05_benchmarks)', description='Print the benchmark tables with their same-run baselines.')
     b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'scaling', 'dask', 'paper', 'discovery', 'realism', 'all'],
                    help="which tables: a stage's performance, 'scaling' (cost against N), 'dask' (survey scale: Dask against one process), 'paper' (the papers' quality tables on the mock), 'discovery' (populations recovered, beside PCA), 'realism' (how far the mock is from real DJA data), or all")
     b.add_argument('--quick', action='store_true', help='small sizes: a smoke test, not figures to quote')
     b.add_argument('--debug', action='store_true', help='on any error, show the full Python traceback')
+
+# %% ../nbs/07_cli.ipynb #p049
+def _parser():
+    "The `galnb` command line: one sub-command per job."
+    p = _Parser(prog='galnb', description="galnb: discover galaxy populations in survey spectra and images with variational autoencoders.")
+    sub = p.add_subparsers(dest='command', metavar='COMMAND')
+    for add in (_demo_parser, _spectra_parser, _images_parser, _bench_parser): add(sub)
     return p
 
+# %% ../nbs/07_cli.ipynb #p050
 def _sigma(items):
+    "--sigma NAME=VALUE options as {name: σ}, each σ a positive number."
     out = {}
     for it in items:
         k, sep, v = it.partition('=')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_clustering.ipynb #0001
 from __future__ import annotations
-import math, warnings
+import math, sys, time, warnings
 from dataclasses import dataclass, field
 import numpy as np
 import matplotlib.pyplot as plt
@@ -29,16 +29,24 @@ __all__ = ['UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_
 def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
                n_components=2, # dimensions of the embedding (the paper's: 2)
                seed=0, # UMAP random_state: the same seed gives the same map
+               progress=None, # None: on a terminal from 20,000 points up; True: always; False: never
                **umap_kwargs): # passed to `umap.UMAP` (n_neighbors, min_dist, metric, …)
     "Seeded UMAP of the latents: returns (embedding (N, n_components), fitted reducer)."
     import umap                                            # slow to import: only when needed
     X = _check_points(latents, 'umap_embed')
     kw = dict(n_components=n_components, random_state=seed, n_jobs=1)
     kw.update(umap_kwargs)
+    lines, bar = _umap_progress(progress, len(X))
+    own_bar = bar and 'tqdm_kwds' not in kw
+    if own_bar: kw['tqdm_kwds'] = {'disable': False}      # umap-learn's epoch bar without its verbose log
+    t0 = time.time()
+    if lines: print(f"umap_embed: {len(X):,} points in {X.shape[1]}-d → {n_components}-d …", file=sys.stderr, flush=True)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*n_jobs.*')        # seeded UMAP is single-threaded by design
         reducer = umap.UMAP(**kw)
         emb = reducer.fit_transform(X)
+    if own_bar: reducer.tqdm_kwds.pop('disable', None)     # later `transform` calls stay quiet
+    if lines: print(f"umap_embed: done in {time.time() - t0:.1f} s", file=sys.stderr, flush=True)
     return np.asarray(emb, np.float64), reducer
 
 # %% ../nbs/03_clustering.ipynb #0008
@@ -50,6 +58,15 @@ def _check_points(X, who, min_n=2):
     bad = ~np.isfinite(X).all(1)
     if bad.any(): raise GalnbInputError(f"{who}: {bad.sum()} rows with NaN/inf, e.g. rows {np.flatnonzero(bad)[:5].tolist()}")
     return X
+
+# %% ../nbs/03_clustering.ipynb #86d1daf9
+_UMAP_PROGRESS_MIN = 20_000                                 # points from which `umap_embed` reports progress by default
+
+def _umap_progress(progress, n):
+    "(lines, bar): what `umap_embed` shows for `n` points — start and end lines, and umap-learn's epoch bar."
+    tty = bool(getattr(sys.stderr, 'isatty', lambda: False)())
+    on = (tty and n >= _UMAP_PROGRESS_MIN) if progress is None else bool(progress)
+    return on, on and tty
 
 # %% ../nbs/03_clustering.ipynb #0011
 def _fit_score(X, k, seeds, sample, gmm_kwargs, X_ic=None):

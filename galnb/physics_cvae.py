@@ -16,14 +16,14 @@ from sklearn.linear_model import LinearRegression
 from .images import ImageSet, ImageFlag, normalize_resize
 from .core import GalnbInputError
 from .training import InMemoryDL, reparametrize, galnb_learner, save_model, load_model
+from .papers import PAPER_FIT, PAPER_R2
 
 # %% auto #0
-__all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'ORIENTATION_VECTOR', 'PAPER_FIT', 'PAPER_R2', 'property_arrays',
-           'axis_distance', 'wrap_axis', 'dihedral_transform', 'ImagesDL', 'ImagesDataLoaders', 'images_dls',
-           'PhysicsCVAE', 'CVAELoss', 'physics_learner', 'vanilla_learner', 'checked_images', 'mu_logvar',
-           'encode_images', 'latent_properties', 'predict_properties', 'properties_table', 'calibration',
-           'predict_from_cutouts', 'property_r2', 'linear_r2', 'latent_r2', 'save_physics_cvae', 'load_physics_cvae',
-           'orientation_errors', 'r2_table']
+__all__ = ['PROPS', 'DEFAULT_SIGMA', 'PERIODIC', 'ORIENTATION_VECTOR', 'property_arrays', 'axis_distance', 'wrap_axis',
+           'dihedral_transform', 'ImagesDL', 'ImagesDataLoaders', 'images_dls', 'PhysicsCVAE', 'CVAELoss',
+           'physics_learner', 'vanilla_learner', 'checked_images', 'mu_logvar', 'encode_images', 'latent_properties',
+           'predict_properties', 'properties_table', 'calibration', 'predict_from_cutouts', 'property_r2', 'linear_r2',
+           'latent_r2', 'save_physics_cvae', 'load_physics_cvae', 'orientation_errors', 'r2_table']
 
 # %% ../nbs/02_physics_cvae.ipynb #0008
 def _rows(bad, n=10):
@@ -278,8 +278,6 @@ def _cvae_learner(dls, *, n_phys, # constrained latents (0: the vanilla CVAE)
     return learn
 
 # %% ../nbs/02_physics_cvae.ipynb #0040
-PAPER_FIT = dict(n_epoch=1000, lr=5e-6)       # Gagliano & Villar (2023): Adam, constant learning rate
-
 @delegates(galnb_learner, but='terms,rows,fname')
 def physics_learner(dls:ImagesDataLoaders, # from `images_dls`, with the properties of the first latents
                     k=None, # latents (None: one free latent beside the properties — 5 for the paper's four)
@@ -500,8 +498,6 @@ def orientation_errors(models:dict, # {name: trained physics CVAE}
     return t
 
 # %% ../nbs/02_physics_cvae.ipynb #0074
-PAPER_R2 = {'redshift': 0.83, 'log_mass': 0.75, 'log_sfr': 0.26}   # Gagliano & Villar (2023), physics CVAE on DECaLS
-
 def r2_table(rows:dict): # {row name: {property: R²}}
     "An astropy Table of R² per property (columns) for each model/reading (rows)."
     names = list(dict.fromkeys(n for r in rows.values() for n in r))

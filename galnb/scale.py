@@ -16,9 +16,9 @@ from .core import GalnbInputError, atomic_write
 
 # %% auto #0
 __all__ = ['STORE_FORMAT', 'SurveyStore', 'StoreWriter', 'write_store', 'dask_client', 'preprocess_to_store', 'load_saved_model',
-           'preload_model', 'score_chunk', 'score_tasks', 'score_store', 'read_scores']
+           'preload_model', 'score_tasks', 'score_chunk', 'score_store', 'read_scores']
 
-# %% ../nbs/08_scale.ipynb #0006
+# %% ../nbs/08_scale.ipynb #79fc0f74
 STORE_FORMAT = 1
 _FIELDS = {'spectra': ('flux', 'mask', 'weight'), 'images': ('images', 'orientation', 'flags')}
 
@@ -32,6 +32,7 @@ def _auto_chunk(s, target=16*2**20):
     row = max(np.asarray(getattr(s, f)[:1]).nbytes for f in _FIELDS[_kind_of(s)]) or 1
     return int(max(1, min(65536, target//row)))
 
+# %% ../nbs/08_scale.ipynb #31572f18
 def _column_array(col):
     "A Table column as a plain numpy array Zarr can store (strings as Python str, masked values filled)."
     a = col.filled() if hasattr(col, 'filled') else col
@@ -45,7 +46,7 @@ def _from_zarr(a):
     if not (a.dtype == object or a.dtype.kind == 'T'): return a
     return np.array(a.tolist(), dtype=str).reshape(a.shape)         # via Python str: StringDType with a NA object will not cast
 
-# %% ../nbs/08_scale.ipynb #0007
+# %% ../nbs/08_scale.ipynb #a0734a0a
 class SurveyStore:
     "A `SpectraSet` or `ImageSet` kept on disk as chunked Zarr arrays; rows come back as ordinary in-memory sets."
     def __init__(self, path): # folder of a store written by `StoreWriter` / `write_store`
@@ -68,48 +69,7 @@ class SurveyStore:
         rows = int(rows or self.chunk)
         return [slice(i, min(i + rows, self.n)) for i in range(0, self.n, rows)]
 
-    def __getitem__(self, rows): # a slice, or increasing integer indices
-        "These rows as an in-memory `SpectraSet` / `ImageSet`."
-        if isinstance(rows, slice):
-            start, stop, step = rows.indices(self.n)
-            if step != 1: rows = np.arange(start, stop, step)
-            else: rows = slice(start, max(start, stop))
-        if not isinstance(rows, slice):
-            rows = np.asarray(rows, np.int64)
-            if rows.ndim != 1 or (len(rows) and (rows.min() < 0 or rows.max() >= self.n)) or (np.diff(rows) <= 0).any():
-                raise GalnbInputError(f"store rows must be a slice or increasing indices within 0…{self.n - 1}")
-        get = (lambda name: self.group[name][rows]) if isinstance(rows, slice) else (lambda name: self.group[name].get_orthogonal_selection(rows))
-        meta = Table({n: _from_zarr(get(f'meta/{n}')) for n in self.meta_names})
-        if self.kind == 'images':
-            return ImageSet(get('images'), get('orientation'), get('flags'), meta, dict(self.config))
-        a = dict(self.group.attrs)
-        rej = Table({n: _from_zarr(self.group[f'rejected/{n}'][:a['n_rejected']]) for n in a['rejected']})
-        return SpectraSet(self.wave, self.edges, get('flux'), get('mask'), get('weight'), meta, dict(self.config), rej)
-
-    def chunks(self, rows=None):
-        "Iterate over the store as in-memory sets of `rows` rows (default: the chunk length)."
-        for s in self.chunk_slices(rows): yield self[s]
-
-    def meta(self, names=None): # metadata columns to read (default: all)
-        "Metadata of every row as a Table (cheap: no spectra or images are read)."
-        names = self.meta_names if names is None else list(names)
-        missing = [n for n in names if n not in self.meta_names]
-        if missing: raise GalnbInputError(f"{self.path}: no metadata column(s) {missing}; it has {self.meta_names}")
-        return Table({n: _from_zarr(self.group[f'meta/{n}'][:self.n]) for n in names})
-
-    def to_memory(self, max_bytes=8*2**30): # refuse larger stores (None: no limit)
-        "The whole store as one in-memory set."
-        size = sum(self.group[f].nbytes//max(1, self.group[f].shape[0])*self.n for f in _FIELDS[self.kind])
-        if max_bytes is not None and size > max_bytes:
-            raise GalnbInputError(f"{self.path}: {size/2**30:.1f} GiB would not fit the limit of {max_bytes/2**30:.1f} GiB; "
-                                  "work chunk by chunk (store.chunks()) or raise max_bytes")
-        return self[:]
-
-    def __repr__(self):
-        what = f"{self.n:,} spectra × {len(self.wave)} bins" if self.kind == 'spectra' else f"{self.n:,} images of {'×'.join(map(str, self.group['images'].shape[1:]))}"
-        return f"SurveyStore({self.path.name}: {what}, {self.n_chunks} chunks of {self.chunk})"
-
-# %% ../nbs/08_scale.ipynb #0009
+# %% ../nbs/08_scale.ipynb #1bcb9381
 class StoreWriter:
     "Append `SpectraSet`s / `ImageSet`s to a new store at `path` (built in `<path>.partial`, renamed on `close`)."
     def __init__(self, path, # the store to create
@@ -131,41 +91,46 @@ class StoreWriter:
     @property
     def keys(self): return list(self.group.attrs['keys']) if self.group is not None else []
 
-    def _create(self, s):
-        kind = _kind_of(s)
-        chunk = int(self.chunk or _auto_chunk(s))
-        g = zarr.open_group(str(self.partial), mode='w')
-        for f in _FIELDS[kind]:
-            a = np.asarray(getattr(s, f))
-            g.create_array(f, shape=(0,) + a.shape[1:], chunks=(chunk,) + a.shape[1:], dtype=a.dtype)
-        for sub, t in (('meta', s.meta),) + ((('rejected', s.rejected),) if kind == 'spectra' else ()):
-            for n in t.colnames:
-                a = _column_array(t[n])
-                g.create_array(f'{sub}/{n}', shape=(0,) + a.shape[1:], chunks=(chunk,) + a.shape[1:], dtype=str if _is_str(a) else a.dtype)
-        if kind == 'spectra':
-            g.create_array('wave', data=np.asarray(s.wave)); g.create_array('edges', data=np.asarray(s.edges))
-        g.attrs.update(galnb_store=STORE_FORMAT, kind=kind, chunk=chunk, config=json.loads(json.dumps(s.config, default=str)),
-                       n=0, n_rejected=0, keys=[], meta=list(s.meta.colnames), rejected=list(s.rejected.colnames) if kind == 'spectra' else [])
-        self.group = g
-
-    def _check(self, s):
-        a = dict(self.group.attrs)
-        if _kind_of(s) != a['kind']: raise GalnbInputError(f"this store holds {a['kind']}; cannot append {_kind_of(s)}")
-        if list(s.meta.colnames) != a['meta']:
-            raise GalnbInputError(f"metadata columns differ from the store's: got {list(s.meta.colnames)}, the store has {a['meta']}")
-        for f in _FIELDS[a['kind']]:
-            if np.asarray(getattr(s, f)).shape[1:] != self.group[f].shape[1:]:
-                raise GalnbInputError(f"{f} has shape {np.asarray(getattr(s, f)).shape[1:]} per row; the store's is {self.group[f].shape[1:]}")
-        if a['kind'] == 'spectra' and not np.array_equal(s.wave, self.group['wave'][:]):
-            raise GalnbInputError("these spectra are on a different rest-frame grid from the store's; preprocess them with the same edges")
-
-    def _append_table(self, sub, t, n0):
+# %% ../nbs/08_scale.ipynb #d7ee2464
+@patch
+def _create(self:StoreWriter, s):
+    kind = _kind_of(s)
+    chunk = int(self.chunk or _auto_chunk(s))
+    g = zarr.open_group(str(self.partial), mode='w')
+    for f in _FIELDS[kind]:
+        a = np.asarray(getattr(s, f))
+        g.create_array(f, shape=(0,) + a.shape[1:], chunks=(chunk,) + a.shape[1:], dtype=a.dtype)
+    for sub, t in (('meta', s.meta),) + ((('rejected', s.rejected),) if kind == 'spectra' else ()):
         for n in t.colnames:
-            arr, a = self.group[f'{sub}/{n}'], _column_array(t[n])
-            arr.resize((n0 + len(a),) + arr.shape[1:])
-            if len(a): arr[n0:] = a
+            a = _column_array(t[n])
+            g.create_array(f'{sub}/{n}', shape=(0,) + a.shape[1:], chunks=(chunk,) + a.shape[1:], dtype=str if _is_str(a) else a.dtype)
+    if kind == 'spectra':
+        g.create_array('wave', data=np.asarray(s.wave)); g.create_array('edges', data=np.asarray(s.edges))
+    g.attrs.update(galnb_store=STORE_FORMAT, kind=kind, chunk=chunk, config=json.loads(json.dumps(s.config, default=str)),
+                   n=0, n_rejected=0, keys=[], meta=list(s.meta.colnames), rejected=list(s.rejected.colnames) if kind == 'spectra' else [])
+    self.group = g
 
-# %% ../nbs/08_scale.ipynb #1c1d68e0
+# %% ../nbs/08_scale.ipynb #37daf5db
+@patch
+def _check(self:StoreWriter, s):
+    a = dict(self.group.attrs)
+    if _kind_of(s) != a['kind']: raise GalnbInputError(f"this store holds {a['kind']}; cannot append {_kind_of(s)}")
+    if list(s.meta.colnames) != a['meta']:
+        raise GalnbInputError(f"metadata columns differ from the store's: got {list(s.meta.colnames)}, the store has {a['meta']}")
+    for f in _FIELDS[a['kind']]:
+        if np.asarray(getattr(s, f)).shape[1:] != self.group[f].shape[1:]:
+            raise GalnbInputError(f"{f} has shape {np.asarray(getattr(s, f)).shape[1:]} per row; the store's is {self.group[f].shape[1:]}")
+    if a['kind'] == 'spectra' and not np.array_equal(s.wave, self.group['wave'][:]):
+        raise GalnbInputError("these spectra are on a different rest-frame grid from the store's; preprocess them with the same edges")
+
+@patch
+def _append_table(self:StoreWriter, sub, t, n0):
+    for n in t.colnames:
+        arr, a = self.group[f'{sub}/{n}'], _column_array(t[n])
+        arr.resize((n0 + len(a),) + arr.shape[1:])
+        if len(a): arr[n0:] = a
+
+# %% ../nbs/08_scale.ipynb #9db0dabb
 @patch
 def append(self:StoreWriter, s, # a SpectraSet or ImageSet matching the store
            key=None): # a name for this piece, recorded for `resume`
@@ -182,6 +147,7 @@ def append(self:StoreWriter, s, # a SpectraSet or ImageSet matching the store
     if nr: self._append_table('rejected', s.rejected, r0)
     self.group.attrs.update(n=n0 + m, n_rejected=r0 + nr, keys=self.keys + ([str(key)] if key is not None else []))   # the commit
 
+# %% ../nbs/08_scale.ipynb #fe433e15
 @patch
 def close(self:StoreWriter):
     "Finish: trim any uncommitted tail, rename `<path>.partial` → `path`; returns the `SurveyStore`."
@@ -210,6 +176,54 @@ def write_store(sets, # a SpectraSet / ImageSet, or an iterable of them (e.g. a 
     w = StoreWriter(path, chunk, overwrite)
     for s in ([sets] if isinstance(sets, (SpectraSet, ImageSet)) else sets): w.append(s)
     return w.close()
+
+# %% ../nbs/08_scale.ipynb #f69f0d8a
+@patch
+def __getitem__(self:SurveyStore, rows): # a slice, or increasing integer indices
+    "These rows as an in-memory `SpectraSet` / `ImageSet`."
+    if isinstance(rows, slice):
+        start, stop, step = rows.indices(self.n)
+        if step != 1: rows = np.arange(start, stop, step)
+        else: rows = slice(start, max(start, stop))
+    if not isinstance(rows, slice):
+        rows = np.asarray(rows, np.int64)
+        if rows.ndim != 1 or (len(rows) and (rows.min() < 0 or rows.max() >= self.n)) or (np.diff(rows) <= 0).any():
+            raise GalnbInputError(f"store rows must be a slice or increasing indices within 0…{self.n - 1}")
+    get = (lambda name: self.group[name][rows]) if isinstance(rows, slice) else (lambda name: self.group[name].get_orthogonal_selection(rows))
+    meta = Table({n: _from_zarr(get(f'meta/{n}')) for n in self.meta_names})
+    if self.kind == 'images':
+        return ImageSet(get('images'), get('orientation'), get('flags'), meta, dict(self.config))
+    a = dict(self.group.attrs)
+    rej = Table({n: _from_zarr(self.group[f'rejected/{n}'][:a['n_rejected']]) for n in a['rejected']})
+    return SpectraSet(self.wave, self.edges, get('flux'), get('mask'), get('weight'), meta, dict(self.config), rej)
+
+# %% ../nbs/08_scale.ipynb #c9e6e3c7
+@patch
+def chunks(self:SurveyStore, rows=None):
+    "Iterate over the store as in-memory sets of `rows` rows (default: the chunk length)."
+    for s in self.chunk_slices(rows): yield self[s]
+
+@patch
+def meta(self:SurveyStore, names=None): # metadata columns to read (default: all)
+    "Metadata of every row as a Table (cheap: no spectra or images are read)."
+    names = self.meta_names if names is None else list(names)
+    missing = [n for n in names if n not in self.meta_names]
+    if missing: raise GalnbInputError(f"{self.path}: no metadata column(s) {missing}; it has {self.meta_names}")
+    return Table({n: _from_zarr(self.group[f'meta/{n}'][:self.n]) for n in names})
+
+@patch
+def to_memory(self:SurveyStore, max_bytes=8*2**30): # refuse larger stores (None: no limit)
+    "The whole store as one in-memory set."
+    size = sum(self.group[f].nbytes//max(1, self.group[f].shape[0])*self.n for f in _FIELDS[self.kind])
+    if max_bytes is not None and size > max_bytes:
+        raise GalnbInputError(f"{self.path}: {size/2**30:.1f} GiB would not fit the limit of {max_bytes/2**30:.1f} GiB; "
+                              "work chunk by chunk (store.chunks()) or raise max_bytes")
+    return self[:]
+
+@patch
+def __repr__(self:SurveyStore):
+    what = f"{self.n:,} spectra × {len(self.wave)} bins" if self.kind == 'spectra' else f"{self.n:,} images of {'×'.join(map(str, self.group['images'].shape[1:]))}"
+    return f"SurveyStore({self.path.name}: {what}, {self.n_chunks} chunks of {self.chunk})"
 
 # %% ../nbs/08_scale.ipynb #0017
 @contextlib.contextmanager
@@ -251,7 +265,7 @@ def _main_file_hidden_if_missing():
     try: yield
     finally: main.__file__ = f
 
-# %% ../nbs/08_scale.ipynb #0019
+# %% ../nbs/08_scale.ipynb #ee7ffadd
 def _peak_rss_mb():
     "Peak resident memory of this process [MB]."
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -262,6 +276,7 @@ def _mark_done(done_dir, name, info):
 
 def _done(done_dir): return {p.stem for p in Path(done_dir).glob('*.json')}
 
+# %% ../nbs/08_scale.ipynb #958c9558
 def _run_tasks(fn, tasks, # {name: kwargs} for `fn(**kwargs)`, a module-level function that writes a marker when done
                done_dir, client=None, progress=True, what='tasks',
                retries=1): # reruns of a task that raised (a lost worker is handled by Dask's own rescheduling)
@@ -372,7 +387,7 @@ def preload_model(model_path): # as for `load_saved_model`
     "Load a saved model into this process's cache before the first task needs it (for `client.run` or a pool's initializer); returns None."
     load_saved_model(model_path)
 
-# %% ../nbs/08_scale.ipynb #fedd92df
+# %% ../nbs/08_scale.ipynb #ded3d9ab
 def _score_rows(model, st, rows, recon=True):
     "latents, logvar and (with `recon`, else None) the reconstruction error of rows `rows` (a slice) of store `st`."
     import torch
@@ -394,22 +409,6 @@ def _score_rows(model, st, rows, recon=True):
         if not recon: return mu, lv, None
         rec = model.decode(torch.from_numpy(mu)).float()
         return mu, lv, ((rec - x)**2).flatten(1).mean(1).numpy()
-
-def score_chunk(store, model_path, out, # the store's path, the saved model's base path, the output group
-                start, stop, name, # rows start…stop of the store; the task's name (its marker)
-                threads=1, recon=True): # torch threads; also the reconstruction error
-    "One task of `score_store`: rows start…stop of the store → the output arrays, then a marker; returns a report."
-    import torch
-    t0 = time.time()
-    torch.set_num_threads(int(threads))
-    model = load_saved_model(model_path)
-    mu, lv, mse = _score_rows(model, SurveyStore(store), slice(start, stop), recon)
-    g = zarr.open_group(str(out), mode='r+')
-    g['latents'][start:stop], g['logvar'][start:stop] = mu, lv
-    if recon: g['recon_mse'][start:stop] = mse
-    info = dict(name=name, rows=stop - start, seconds=time.time() - t0, peak_rss_mb=_peak_rss_mb(), pid=os.getpid())
-    _mark_done(Path(out)/'done', name, info)
-    return info
 
 # %% ../nbs/08_scale.ipynb #1ecd1a43
 def _model_digest(model_path):
@@ -443,6 +442,23 @@ def score_tasks(st, model, out, # a `SurveyStore`, a saved model's base path, th
     return {f'rows-{s.start:012d}': dict(store=str(st.path), model_path=str(model), out=str(out), start=s.start, stop=s.stop,
                                          name=f'rows-{s.start:012d}', threads=threads, recon=bool(recon)) for s in st.chunk_slices(rows)}
 
+# %% ../nbs/08_scale.ipynb #102ac01c
+def score_chunk(store, model_path, out, # the store's path, the saved model's base path, the output group
+                start, stop, name, # rows start…stop of the store; the task's name (its marker)
+                threads=1, recon=True): # torch threads; also the reconstruction error
+    "One task of `score_store`: rows start…stop of the store → the output arrays, then a marker; returns a report."
+    import torch
+    t0 = time.time()
+    torch.set_num_threads(int(threads))
+    model = load_saved_model(model_path)
+    mu, lv, mse = _score_rows(model, SurveyStore(store), slice(start, stop), recon)
+    g = zarr.open_group(str(out), mode='r+')
+    g['latents'][start:stop], g['logvar'][start:stop] = mu, lv
+    if recon: g['recon_mse'][start:stop] = mse
+    info = dict(name=name, rows=stop - start, seconds=time.time() - t0, peak_rss_mb=_peak_rss_mb(), pid=os.getpid())
+    _mark_done(Path(out)/'done', name, info)
+    return info
+
 # %% ../nbs/08_scale.ipynb #a688ecf3
 def score_store(store, # a `SurveyStore` or its path
                 model, # base path of a model saved with `save_spectral_vae` / `save_physics_cvae`
@@ -466,13 +482,14 @@ def score_store(store, # a `SurveyStore` or its path
     zarr.open_group(str(out), mode='r+').attrs['complete'] = True
     return reports
 
-# %% ../nbs/08_scale.ipynb #0025
+# %% ../nbs/08_scale.ipynb #06ff5968
 def _moved(recorded, out):
     "A recorded path, or — when its folder was moved or renamed, as a run folder is — the same name beside `out`."
     p = Path(recorded)
     ok = p.exists() or p.with_suffix('.pth').exists()
     return p if ok else Path(out).parent/p.name
 
+# %% ../nbs/08_scale.ipynb #f15530ec
 def read_scores(out, # output of `score_store`
                 store=None): # the store (a `SurveyStore` or path; default: the one recorded), for ids and a physics CVAE's properties
     "The scores as a Table: id, latents, logvar, recon_mse (when computed); plus properties in physical units for a physics CVAE."

@@ -5,15 +5,18 @@
 # %% ../nbs/00a_training.ipynb #eaf6ec2f
 from __future__ import annotations
 import inspect, json, math, pickle, re, tempfile
+from functools import partial
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.optim.adam import adam as _torch_adam         # torch.optim hides its functional form
 import fastai.callback.schedule                   # every galnb Learner has fit_one_cycle, lr_find, …
 from fastai.callback.core import Callback
 from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback
 from fastai.data.load import DataLoader
 from fastai.learner import Learner, Metric
+from fastai.optimizer import Adam, Optimizer
 from fastai.torch_core import to_device
 from fastcore.foundation import L
 from fastcore.meta import delegates
@@ -21,7 +24,7 @@ from .core import GalnbInputError, atomic_write
 
 # %% auto #0
 __all__ = ['InMemoryDL', 'reparametrize', 'LossTerm', 'NonFiniteLossError', 'StopOnNonFinite', 'ClipGrad', 'CPUAutocast',
-           'BestModel', 'EarlyStop', 'galnb_learner', 'save_model', 'load_model']
+           'BestModel', 'EarlyStop', 'FusedAdam', 'galnb_learner', 'save_model', 'load_model']
 
 # %% ../nbs/00a_training.ipynb #8d666ebe
 class InMemoryDL(DataLoader):
@@ -122,6 +125,35 @@ class BestModel(_TrainedOnly, SaveModelCallback):
 class EarlyStop(_TrainedOnly, EarlyStoppingCallback):
     "`EarlyStoppingCallback` that `Learner.validate` leaves alone."
 
+# %% ../nbs/00a_training.ipynb #a1f89880
+class FusedAdam(Optimizer):
+    "fastai's `Adam` (same hyper-parameters, state and update) computed by torch's fused kernel in one pass over the weights."
+    def __init__(self, params, lr, mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0.01, # as fastai's `Adam`
+                 decouple_wd=True): # True: decoupled weight decay (AdamW); False: L2 added to the gradient
+        super().__init__(params, [], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
+        self.decouple_wd = decouple_wd
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if closure is not None: raise NotImplementedError("FusedAdam, like fastai's optimizers, does not support a closure")
+        groups = {}                                              # one kernel call per set of hyper-parameters
+        for p, _, state, h in self.all_params(with_grad=True):
+            if 'grad_avg' not in state:
+                state.update(grad_avg=torch.zeros_like(p), sqr_avg=torch.zeros_like(p), step=torch.zeros((), dtype=torch.float32, device=p.device))
+            wd = h['wd'] if state.get('do_wd', True) else 0.
+            groups.setdefault((h['lr'], h['mom'], h['sqr_mom'], h['eps'], wd), []).append((p, state))
+        for (lr, mom, sqr_mom, eps, wd), ps in groups.items():
+            fused = all(p.device.type in ('cpu', 'cuda') and p.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64) for p, _ in ps)
+            _torch_adam([p for p, _ in ps], [p.grad for p, _ in ps], [s['grad_avg'] for _, s in ps], [s['sqr_avg'] for _, s in ps],
+                        [], [s['step'] for _, s in ps], foreach=False, fused=fused, decoupled_weight_decay=self.decouple_wd,
+                        amsgrad=False, beta1=mom, beta2=sqr_mom, lr=lr, weight_decay=wd, eps=eps, maximize=False)
+
+def _fuse_adam(opt_func):
+    "fastai's `Adam` (or a `partial` of it) as `FusedAdam` with the same arguments; any other optimiser as it is."
+    if opt_func is Adam: return FusedAdam
+    if isinstance(opt_func, partial) and opt_func.func is Adam: return partial(FusedAdam, *opt_func.args, **opt_func.keywords)
+    return opt_func
+
 # %% ../nbs/00a_training.ipynb #2fbf8edc
 @delegates(Learner)
 def galnb_learner(dls, # DataLoaders of `InMemoryDL`s (batches `(x, x, …)`)
@@ -135,16 +167,18 @@ def galnb_learner(dls, # DataLoaders of `InMemoryDL`s (batches `(x, x, …)`)
                   monitor='valid_loss', # what early stopping and the checkpoint watch
                   fname='best_model', # checkpoint file under `path/models`
                   cpu_bf16=False, # bfloat16 autocast when training on the CPU
+                  fused_adam=True, # fastai's `Adam` in `opt_func` (its default) computed as `FusedAdam`: the same update, one pass
                   path=None, # where `models/` goes (default: a new temporary folder)
                   cbs=None, # more callbacks
                   metrics=None, # more metrics, after the loss terms
                   **kwargs):
-    "A fastai `Learner` with galnb's training recipe: loss terms as metrics, a stop on non-finite losses, optional clipping, early stopping, checkpoint and CPU bfloat16."
+    "A fastai `Learner` with galnb's training recipe: loss terms as metrics, a stop on non-finite losses, optional clipping, early stopping, checkpoint and CPU bfloat16; Adam fused."
     cbs = [StopOnNonFinite(rows), *L(cbs)]
     if clip: cbs.append(ClipGrad(clip))
     if patience: cbs.append(EarlyStop(monitor=monitor, comp=np.less, patience=patience, reset_on_fit=True))
     if checkpoint: cbs.append(BestModel(monitor=monitor, comp=np.less, fname=fname, with_opt=False, reset_on_fit=True))
     if cpu_bf16 and dls.device is not None and torch.device(dls.device).type == 'cpu': cbs.append(CPUAutocast())
+    if fused_adam: kwargs['opt_func'] = _fuse_adam(kwargs.get('opt_func', Adam))
     path = Path(tempfile.mkdtemp(prefix='galnb-')) if path is None else Path(path)
     learn = Learner(dls, model, loss_func=loss_func, metrics=[*(LossTerm(t) for t in terms), *L(metrics)], path=path, cbs=cbs, **kwargs)
     learn.recorder.train_metrics = True

@@ -1,6 +1,6 @@
-"""galnb's import graph, read statically from the generated modules (DESIGN.md, "Layers"): the two model modules never
-import each other, no module uses another module's private names, and `scale` does not depend on `benchmarks`
-(benchmarks measure scale, not the reverse). Imports inside functions count as much as those at the top."""
+"""galnb's import graph, read statically from the generated modules (index.ipynb, "How galnb is built"): every import
+points to a lower layer, the two model modules never import each other, no module uses another module's private names,
+and `scale` does not depend on `benchmarks` (benchmarks measure scale, not the reverse). Imports inside functions count as much as those at the top."""
 import ast
 from pathlib import Path
 import pytest
@@ -92,3 +92,26 @@ def test_layers(path):
     "The generated modules follow the rules."
     bad = violations(path.read_text(encoding='utf-8'), path.stem)
     assert not bad, '\n'.join(bad)
+
+# The layers of index.ipynb ("How galnb is built"), top to bottom: an import points to a lower layer, never across or up.
+LAYERS = [['cli'], ['benchmarks', 'ddp'], ['pipeline', 'scale'], ['clustering', 'reference', 'anomalies', 'explore'],
+          ['spectral_vae', 'physics_cvae'], ['training'], ['mocks', 'mock_images'], ['preprocess', 'images', 'download'],
+          ['core', 'papers']]
+LEVEL = {m: len(LAYERS) - i for i, layer in enumerate(LAYERS) for m in layer}
+
+def upward(src, module, modules=MODULES):
+    "The galnb modules `module` imports that are not in a lower layer than its own."
+    return sorted({m for _, m, _ in imports(src, modules) if m in LEVEL and m != module and LEVEL[m] >= LEVEL[module]})
+
+def test_layers_listed():
+    "Every module has a layer, so a new module cannot slip past the check."
+    assert MODULES - {'__init__', '_modidx'} == set(LEVEL), (MODULES - {'__init__', '_modidx'}) ^ set(LEVEL)
+
+def test_upward_found():
+    assert upward("from .cli import main", 'pipeline') == ['cli']
+    assert upward("def f():\n    from galnb.scale import score_store", 'pipeline') == ['scale']      # across a layer
+    assert upward("from .clustering import umap_embed", 'pipeline') == []
+
+@pytest.mark.parametrize('path', sorted(p for p in PKG.glob('*.py') if p.stem in LEVEL), ids=lambda p: p.name)
+def test_imports_point_down(path):
+    assert not upward(path.read_text(encoding='utf-8'), path.stem), f"{path.stem} imports {upward(path.read_text(encoding='utf-8'), path.stem)}, not below it"

@@ -4,9 +4,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = {'00_preprocess': 'preprocess', '01_spectral_vae': 'spectral_vae', '02_physics_cvae': 'physics_cvae',
-          '03_clustering': 'clustering', '04_anomalies': 'anomalies', '05_benchmarks': 'benchmarks', '06_mocks': 'mocks',
-          '07_cli': 'cli', '08_scale': 'scale', '09_ddp': 'ddp'}
+NOTEBOOKS = sorted(p.stem for p in (ROOT/'nbs').glob('*.ipynb') if p.stem != 'index')
+
+def _default_exp(stem):
+    first = ''.join(json.loads((ROOT/'nbs'/f'{stem}.ipynb').read_text())['cells'][0]['source']).strip()
+    return first.removeprefix('#| default_exp ').strip() if first.startswith('#| default_exp ') else None
 
 def settings():
     cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini'); return cfg['DEFAULT']
@@ -35,11 +37,18 @@ def test_pins():
     assert 'fastai>=2.8,<2.8.8' in req and any(r.startswith('fastcore') and '<2' in r for r in req)
     assert 'nbdev==2.4.14' in settings()['dev_requirements'].split()
 
-@pytest.mark.parametrize('stem,module', STAGES.items())
-def test_stage_notebook(stem, module):
+def test_every_module_from_one_notebook():
+    "Each galnb module is exported by exactly one notebook, and each notebook exports a module that exists."
+    mods = [_default_exp(s) for s in NOTEBOOKS]
+    assert None not in mods, [s for s, m in zip(NOTEBOOKS, mods) if m is None]
+    assert len(set(mods)) == len(mods), sorted(m for m in mods if mods.count(m) > 1)
+    assert set(mods) == {p.stem for p in (ROOT/'galnb').glob('*.py')} - {'__init__', '_modidx'}
+
+@pytest.mark.parametrize('stem', NOTEBOOKS)
+def test_stage_notebook(stem):
     nb = json.loads((ROOT/'nbs'/f'{stem}.ipynb').read_text())
     cells = nb['cells']
-    assert ''.join(cells[0]['source']).strip() == f'#| default_exp {module}'
+    assert (ROOT/'galnb'/f'{_default_exp(stem)}.py').is_file(), f'{stem}: no default_exp cell first, or its module is missing'
     titles = [''.join(c['source']) for c in cells if c['cell_type'] == 'markdown' and ''.join(c['source']).startswith('# ')]
     assert titles, f'{stem} has no title cell'
     assert '\n> ' in titles[0], f'{stem} title cell lacks its one-sentence summary'
