@@ -104,6 +104,7 @@ class Clustering:
 def cluster_latents(X, sset, seed=0, ks=range(5, 16), gmm_trials=10, criterion='max', progress=False):
     "UMAP of a representation `X` of `sset` → mixture chosen as the paper does → labelled clusters: a `Clustering`."
     from galnb.clustering import umap_embed, select_gmm, label_clusters
+    if len(X) != len(sset): raise GalnbInputError(f"cluster_latents: {len(X)} rows of the representation for {len(sset)} spectra")
     t0 = time.time()
     emb, reducer = umap_embed(X, seed=seed, progress=None if progress else False)   # UMAP's own lines only with bars on
     sel = select_gmm(emb, ks=ks, n_trials=gmm_trials, seed=seed, criterion=criterion, progress=progress)
@@ -179,6 +180,7 @@ def score_clusters(names, clusters, population, classes=None):
     from sklearn.metrics import adjusted_rand_score
     from galnb.clustering import population_recovery
     pop = np.asarray(population).astype(str)
+    if len(names) != len(clusters): raise GalnbInputError(f"score_clusters: {len(names)} labels for {len(clusters)} cluster assignments")
     if len(pop) != len(clusters): raise GalnbInputError(f"score_clusters: {len(pop)} populations for {len(clusters)} clustered spectra")
     rec = population_recovery(names, pop, classes=classes)
     if classes is None: rec.remove_column('purity_classes')
