@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['TF_PEER_SPECTRA_PER_S', 'machine_info', 'bench_paper_tables', 'bench_discovery', 'discovery_baselines',
            'bench_realism', 'bench_rebin', 'bench_images', 'bench_image_inference', 'bench_image_training',
-           'bench_training', 'bench_encode', 'bench_cluster', 'bench_scaling', 'bench_dask']
+           'bench_training', 'bench_encode', 'bench_cluster', 'bench_read', 'bench_parallel_read', 'bench_throughput',
+           'bench_scaling', 'bench_dask']
 
 # %% ../nbs/05_benchmarks.ipynb #0001
 import os, platform, time, warnings
@@ -693,39 +694,212 @@ def _mock_latents(n, seed=0, dim=16, k=12):
     return (centres[lab] + rng.normal(0, 1, (n, dim))*scales[lab, None]).astype(np.float32), lab
 
 # %% ../nbs/05_benchmarks.ipynb #0052
+def _warm_selection():
+    "Start the parallel workers and compile the silhouette in each before anything is timed (neither pipeline pays it)."
+    from galnb.clustering import select_gmm
+    x = np.random.default_rng(0).normal(size=(200, 2))
+    for impl in ('galnb', 'sklearn'): select_gmm(x, ks=[2, 3], n_trials=20, seed=0, silhouette_impl=impl)
+
+def _timed_selection(emb, ks, n_trials, seed, how, n_jobs=-1):
+    "(seconds, GMMSelection): 'paper' (sklearn's silhouette for every restart), 'exhaustive' (galnb's, all points) or 'galnb' (the default)."
+    from galnb.clustering import select_gmm
+    kw = dict(paper=dict(subsample=None, silhouette_impl='sklearn'), exhaustive=dict(subsample=None), galnb={})[how]
+    return _best_of(lambda: select_gmm(emb, ks, n_trials=n_trials, seed=seed, n_jobs=n_jobs, **kw), 1)
+
 def bench_cluster(ns=(2743, 20000, 100000), # numbers of latents
                   ks=range(5, 16), # the paper's k range
                   n_trials=100, # restarts per k (the paper's)
-                  n_trials_large=10, # restarts per k actually run at sizes above 20,000 (the rest extrapolated)
+                  n_trials_large=10, # restarts per k of the paper's run above 20,000 points (its cost for `n_trials` extrapolated)
                   seed=0, verbose=True):
-    "Wall time of UMAP and of the GMM selection at several N, parallel vs one core at the smallest, with peak memory."
+    "UMAP and the mixture selection at several N: the paper's run, the exhaustive and galnb's default, their agreement and peak memory."
     import resource
     from sklearn.metrics import adjusted_rand_score
-    from galnb.clustering import umap_embed, select_gmm
+    from galnb.clustering import umap_embed, SUBSAMPLE_AUTO
     ks = list(ks); rows = []
-    for n in ns:
-        x, lab = _mock_latents(int(n), seed)
+    _warm_selection()
+    for n in map(int, ns):
+        x, lab = _mock_latents(n, seed)
         t_umap, (emb, _) = _best_of(lambda: umap_embed(x, seed=seed), 1)
-        nt = n_trials if n <= 20000 else min(n_trials, n_trials_large)
-        t_gmm, sel = _best_of(lambda: select_gmm(emb, ks, n_trials=nt, seed=seed), 1)
-        rows.append(dict(n=int(n), umap_s=t_umap, gmm_trials=nt, gmm_s=t_gmm, gmm_s_full=t_gmm*n_trials/nt,
-                         extrapolated=nt < n_trials, k=sel.k, silhouette=sel.silhouette, ari=adjusted_rand_score(lab, sel.labels),
-                         peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e6))
+        large = n > 2*SUBSAMPLE_AUTO
+        ntp = min(n_trials, n_trials_large) if large else n_trials
+        t_paper, s_paper = _timed_selection(emb, ks, ntp, seed, 'paper')
+        t_gal, s_gal = _timed_selection(emb, ks, n_trials, seed, 'galnb')
+        t_exh, s_exh = _timed_selection(emb, ks, n_trials, seed, 'exhaustive') if large else (t_gal, s_gal)
+        ref = s_exh if large else s_paper                  # what galnb's answer must agree with
+        rows.append(dict(n=n, umap_s=t_umap, paper_s=t_paper*n_trials/ntp, paper_trials=ntp, extrapolated=ntp < n_trials,
+                         exhaustive_s=t_exh, galnb_s=t_gal, k_paper=s_paper.k, k_ref=ref.k, k=s_gal.k, silhouette=s_gal.silhouette,
+                         same_labels=bool(np.array_equal(ref.labels, s_gal.labels)), ari_ref=adjusted_rand_score(ref.labels, s_gal.labels),
+                         ari=adjusted_rand_score(lab, s_gal.labels), peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1e6))
     x, _ = _mock_latents(int(ns[0]), seed); emb, _ = umap_embed(x, seed=seed)
-    t_one, s1 = _best_of(lambda: select_gmm(emb, ks, n_trials=n_trials, seed=seed, n_jobs=1), 1)
-    r = dict(rows=rows, cores=_cores(), gmm_one_core_s=t_one, gmm_parallel_s=rows[0]['gmm_s'], parallel_speedup=t_one/rows[0]['gmm_s'],
-             same_result=bool(s1.k == rows[0]['k'] and np.array_equal(s1.labels, select_gmm(emb, ks, n_trials=n_trials, seed=seed).labels)))
-    if verbose:
-        print(f"UMAP → 2-d, then GMM k = {ks[0]}…{ks[-1]} × {n_trials} restarts (best silhouette); synthetic 16-d latents with 12 true clusters")
-        print(_table([[f"{o['n']:,}", _fmt_time(o['umap_s']), _fmt_time(o['gmm_s_full']) + (f" (from {o['gmm_trials']} restarts)" if o['extrapolated'] else ''),
-                       _fmt_time(o['umap_s'] + o['gmm_s_full']), o['k'], f"{o['silhouette']:.3f}", f"{o['ari']:.2f}", f"{o['peak_rss_gb']:.2f} GB"] for o in rows],
-                     ['latents', 'UMAP', 'GMM selection', 'total', 'k', 'silhouette', 'ARI', 'peak RSS']))
-        if len(rows) > 1:
-            a, b = rows[0], rows[-1]
-            print(f"scaling {a['n']:,} → {b['n']:,} ({b['n']/a['n']:.0f}× the latents): UMAP {b['umap_s']/a['umap_s']:.1f}×, GMM selection {b['gmm_s_full']/a['gmm_s_full']:.1f}×")
-        print(f"GMM selection at {rows[0]['n']:,}: one core {_fmt_time(t_one)}, {r['cores']} cores {_fmt_time(rows[0]['gmm_s'])} "
-              f"({r['parallel_speedup']:.2f}×); same solution either way: {r['same_result']}")
+    t_one, s1 = _timed_selection(emb, ks, n_trials, seed, 'galnb', n_jobs=1)
+    r = dict(rows=rows, cores=_cores(), gmm_one_core_s=t_one, gmm_parallel_s=rows[0]['galnb_s'], parallel_speedup=t_one/rows[0]['galnb_s'],
+             same_result=bool(s1.k == rows[0]['k'] and np.array_equal(s1.labels, _timed_selection(emb, ks, n_trials, seed, 'galnb')[1].labels)))
+    if verbose: _report_cluster(r, ks, n_trials)
     return r
+
+# %% ../nbs/05_benchmarks.ipynb #ab1df183
+def _report_cluster(r, ks, n_trials):
+    "Print `bench_cluster`'s table."
+    rows = r['rows']
+    print(f"UMAP → 2-d, then GMM k = {ks[0]}…{ks[-1]} × {n_trials} restarts (best silhouette); synthetic 16-d latents with 12 true clusters")
+    print(_table([[f"{o['n']:,}", _fmt_time(o['umap_s']), _fmt_time(o['paper_s']) + (f" (from {o['paper_trials']}/k)" if o['extrapolated'] else ''),
+                   _fmt_time(o['galnb_s']), f"{o['paper_s']/o['galnb_s']:.1f}×",
+                   f"{_fmt_time(o['umap_s'] + o['paper_s'])} → {_fmt_time(o['umap_s'] + o['galnb_s'])}",
+                   f"{o['k_ref']} / {o['k']}", 'identical' if o['same_labels'] else f"ARI {o['ari_ref']:.3f}", f"{o['ari']:.2f}",
+                   f"{o['peak_rss_gb']:.2f} GB"] for o in rows],
+                 ['latents', 'UMAP', 'paper selection', 'galnb selection', 'speed-up', 'UMAP + selection', 'k ref / galnb',
+                  'labels vs ref', 'ARI truth', 'peak RSS']))
+    big = [o for o in rows if o['n'] > 20000]
+    print("ref: the paper's run" + (" up to 20,000 latents; above, the exhaustive run with galnb's silhouette (" +
+                                    ", ".join(f"{_fmt_time(o['exhaustive_s'])} at {o['n']:,}" for o in big) + ")" if big else ""))
+    if len(rows) > 1:
+        a, b = rows[0], rows[-1]
+        print(f"scaling {a['n']:,} → {b['n']:,} ({b['n']/a['n']:.0f}× the latents): UMAP {b['umap_s']/a['umap_s']:.1f}×, "
+              f"galnb selection {b['galnb_s']/a['galnb_s']:.1f}×")
+    print(f"galnb selection at {rows[0]['n']:,}: one core {_fmt_time(r['gmm_one_core_s'])}, {r['cores']} cores {_fmt_time(r['gmm_parallel_s'])} "
+          f"({r['parallel_speedup']:.2f}×); same solution either way: {r['same_result']}")
+
+# %% ../nbs/05_benchmarks.ipynb #7b426e27
+def _mock_files(kind, n, seed=0):
+    "`n` mock DJA spectra ('dja') or 128×128 Legacy cutouts ('cutouts') on disk, written once into galnb's cache and reused."
+    from galnb.core import atomic_write
+    from galnb.download import cache_dir
+    folder = cache_dir()/'bench'/f'{kind}-mock-{n}-seed{seed}'
+    listing = folder/'files.txt'
+    if listing.is_file():
+        paths = [folder/f for f in listing.read_text().split()]
+        if len(paths) == n and all(p.is_file() for p in paths): return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    if kind == 'dja':
+        from galnb.mocks import mock_spectra, write_dja_spectra
+        paths = write_dja_spectra(mock_spectra(n, seed=seed)[0], folder, overwrite=True)
+    else:
+        from galnb.mock_images import mock_images, write_legacy_cutouts
+        paths = write_legacy_cutouts(mock_images(n, seed=seed, size=128)[0], folder, overwrite=True)
+    atomic_write(listing, lambda tmp: tmp.write_text('\n'.join(Path(p).name for p in paths)), overwrite=True)
+    return [Path(p) for p in paths]
+
+def _bare_dja(p):
+    "A bare astropy read of a DJA file: open it, take the three columns."
+    from astropy.io import fits
+    with fits.open(p, memmap=False) as hl:
+        d = hl['SPEC1D'].data
+        return [np.array(d[c]) for c in ('wave', 'flux', 'err')]
+
+def _bare_cutout(p):
+    "A bare astropy read of a cutout: open it, take the image as float32."
+    from astropy.io import fits
+    with fits.open(p, memmap=False) as hl: return np.array(hl[0].data, np.float32)
+
+def _per_file(fns:dict, paths, repeat):
+    "Best-of-`repeat` seconds per file of each reader in `fns`, interleaved so that a busy spell hits all of them."
+    best = {k: np.inf for k in fns}
+    for _ in range(max(1, repeat)):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            for p in paths: f(p)
+            best[k] = min(best[k], (time.perf_counter() - t0)/len(paths))
+    return best
+
+# %% ../nbs/05_benchmarks.ipynb #329cece2
+def bench_read(n_files=2000, # mock DJA spectra (and as many cutouts ÷ 4) read each way
+               repeat=3, seed=0, verbose=True):
+    "Seconds per file of galnb's DJA and cutout readers against astropy through galnb and a bare astropy read, on mock and real files."
+    from galnb.preprocess import read_dja_spectrum
+    from galnb.images import read_legacy_cutout
+    sets = {'DJA spectra, mock': _mock_files('dja', n_files, seed)}
+    lrd = _find_lrd_dir()
+    if lrd is not None: sets['DJA spectra, real LRDs'] = sorted(lrd.glob('*.spec.fits'))
+    rows = []
+    for name, paths in sets.items():
+        same = all(np.array_equal(getattr(a, k), getattr(b, k), equal_nan=True) for a, b in
+                   ((read_dja_spectrum(p), read_dja_spectrum(p, backend='astropy')) for p in paths[:50]) for k in ('wave', 'flux', 'err'))
+        t = _per_file({'galnb': read_dja_spectrum, 'astropy': lambda p: read_dja_spectrum(p, backend='astropy'), 'bare': _bare_dja}, paths, repeat)
+        rows.append(dict(files=name, n=len(paths), same=bool(same), **t))
+    cut = _mock_files('cutouts', max(n_files//4, 10), seed)
+    t = _per_file({'galnb': read_legacy_cutout, 'bare': _bare_cutout}, cut, repeat)
+    rows.append(dict(files='Legacy cutouts 3×128×128, mock', n=len(cut), astropy=np.nan, **t,
+                     same=bool(np.array_equal(read_legacy_cutout(cut[0])[0], _bare_cutout(cut[0])))))
+    if verbose:
+        print(_table([[o['files'], o['n'], _fmt_time(o['galnb']), '–' if np.isnan(o['astropy']) else _fmt_time(o['astropy']),
+                       _fmt_time(o['bare']), f"{o['galnb']/o['bare']:.2f}×", o['same']] for o in rows],
+                     ['files', 'n', 'galnb', 'galnb via astropy', 'bare astropy', 'galnb / bare', 'same arrays']))
+    return rows
+
+# %% ../nbs/05_benchmarks.ipynb #50b7747e
+def bench_parallel_read(n_files=20000, # mock DJA files, written once and cached
+                        workers=2, seed=0, verbose=True):
+    "Wall time of `read_dja_spectra` over many files in one process and in `workers` processes; the same spectra in the same order."
+    from galnb.preprocess import read_dja_spectra
+    paths = _mock_files('dja', n_files, seed)
+    read_dja_spectra(paths[:200], n_workers=1, progress=False)                   # warm the page cache and the imports
+    t1, one = _best_of(lambda: read_dja_spectra(paths, n_workers=1, progress=False), 1)
+    tn, many = _best_of(lambda: read_dja_spectra(paths, n_workers=workers, progress=False), 1)
+    same = [s.id for s in one] == [s.id for s in many] and all(np.array_equal(a.flux, b.flux, equal_nan=True) for a, b in zip(one, many))
+    r = dict(n=len(paths), workers=workers, cores=_cores(), one_s=t1, many_s=tn, speedup=t1/tn, same=bool(same))
+    if verbose:
+        print(f"{len(paths):,} DJA files: 1 process {_fmt_time(t1)} ({t1/len(paths)*1e3:.2f} ms a file), {workers} processes "
+              f"{_fmt_time(tn)} — {t1/tn:.2f}× on {r['cores']} cores; same spectra in the same order: {r['same']}")
+    return r
+
+# %% ../nbs/05_benchmarks.ipynb #e1f2b13f
+def _stage(fn):
+    "(seconds, peak resident GB of this process during `fn`, its result); the peak is NaN where Linux's /proc is missing."
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')          # reset the peak (VmHWM) to the current size
+        ok = True
+    except OSError: ok = False
+    t0 = time.perf_counter(); out = fn(); t = time.perf_counter() - t0
+    try: peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))/1e6 if ok else np.nan
+    except (OSError, StopIteration): peak = np.nan
+    return t, peak, out
+
+def bench_throughput(n_files=20000, # mock DJA files on disk (written once, cached)
+                     epochs=5, # training epochs (the same in both pipelines)
+                     ks=range(5, 16), gmm_trials=100, # the paper's selection
+                     seed=0, verbose=True):
+    "Files → SpectraSet → latents → clusters, per stage time and peak memory, galnb against the pipeline as it was, in one run."
+    from galnb.preprocess import read_dja_spectra, preprocess_spectra
+    from galnb.spectral_vae import encode
+    from galnb.clustering import umap_embed, select_gmm
+    from sklearn.metrics import adjusted_rand_score
+    paths, ks = _mock_files('dja', n_files, seed), list(ks)
+    st = {('read', 'galnb'): _stage(lambda: read_dja_spectra(paths, progress=False)),
+          ('read', 'before'): _stage(lambda: read_dja_spectra(paths, n_workers=1, backend='astropy', progress=False))}
+    spectra = st['read', 'galnb'][2]
+    def prep():
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore'); return preprocess_spectra(spectra, n_workers=1)
+    st['preprocess'] = _stage(prep); sset = st['preprocess'][2]
+    st['train'] = _stage(lambda: train_spectral_vae(sset, epochs=epochs, seed=seed)[0])
+    st['encode'] = _stage(lambda: encode(st['train'][2], sset))
+    st['UMAP'] = _stage(lambda: umap_embed(st['encode'][2], seed=seed)[0])
+    emb = st['UMAP'][2]
+    _warm_selection()
+    st['select', 'galnb'] = _stage(lambda: select_gmm(emb, ks, n_trials=gmm_trials, seed=seed))
+    st['select', 'before'] = _stage(lambda: select_gmm(emb, ks, n_trials=gmm_trials, seed=seed, subsample=None, silhouette_impl='sklearn'))
+    a, b = st['select', 'galnb'][2], st['select', 'before'][2]
+    r = dict(n_files=len(paths), n_kept=len(sset), epochs=epochs, cores=_cores(),
+             stages={(k if isinstance(k, str) else ' '.join(k)): (t, m) for k, (t, m, _) in st.items()},
+             same_read=[s.id for s in spectra] == [s.id for s in st['read', 'before'][2]], same_k=a.k == b.k,
+             ari=float(adjusted_rand_score(a.labels, b.labels)))
+    shared = sum(st[k][0] for k in ('preprocess', 'train', 'encode', 'UMAP'))
+    r['total_galnb'], r['total_before'] = (shared + st['read', w][0] + st['select', w][0] for w in ('galnb', 'before'))
+    if verbose: _report_throughput(r)
+    return r
+
+def _report_throughput(r):
+    "Print `bench_throughput`'s table."
+    s, rows = r['stages'], []
+    for name in ('read', 'preprocess', 'train', 'encode', 'UMAP', 'select'):
+        if name in s: rows.append([name, _fmt_time(s[name][0]), _fmt_time(s[name][0]), '1.00× (same code)', f"{s[name][1]:.2f} GB"])
+        else:
+            (tb, mb), (tg, mg) = s[f'{name} before'], s[f'{name} galnb']
+            rows.append([name, _fmt_time(tb), _fmt_time(tg), f"{tb/tg:.2f}×", f"{mb:.2f} → {mg:.2f} GB"])
+    rows.append(['total', _fmt_time(r['total_before']), _fmt_time(r['total_galnb']), f"{r['total_before']/r['total_galnb']:.2f}×", ''])
+    print(f"{r['n_files']:,} DJA files ({r['n_kept']:,} kept), {r['epochs']} epochs, {r['cores']} cores")
+    print(_table(rows, ['stage', 'before', 'galnb', 'speed-up', 'peak memory']))
+    print(f"same spectra read: {r['same_read']}; same k chosen: {r['same_k']}, ARI between the two clusterings {r['ari']:.3f}")
 
 # %% ../nbs/05_benchmarks.ipynb #0056
 def bench_scaling(ns_spectra=(1000, 10000, 100000), # survey sizes for the spectra stages

@@ -920,6 +920,9 @@ def _benches(quick):
             'encode': [lambda: b.bench_encode(**(dict(n_spectra=3000, n_loop=200) if q else {})),
                        lambda: b.bench_image_inference(**(dict(n_images=200, n_loop=50) if q else {}))],
             'cluster': [lambda: b.bench_cluster(**(dict(ns=(300, 600), ks=range(5, 8), n_trials=4, n_trials_large=2) if q else {}))],
+            'read': [lambda: b.bench_read(**(dict(n_files=40, repeat=1) if q else {})),
+                     lambda: b.bench_parallel_read(**(dict(n_files=300) if q else {}))],
+            'throughput': [lambda: b.bench_throughput(**(dict(n_files=300, epochs=1, ks=range(5, 8), gmm_trials=2) if q else {}))],
             'scaling': [lambda: b.bench_scaling(**(dict(ns_spectra=(100, 300), ns_images=(50, 100)) if q else {}))],
             'dask': [lambda: b.bench_dask(n=6000, rows_per_task=500) if q else b.bench_dask(n=1_000_000),
                      lambda: b.bench_dask(n=1000, kind='images', rows_per_task=250) if q else b.bench_dask(n=50_000, kind='images')],
@@ -1020,8 +1023,8 @@ def _images_parser(sub):
 def _bench_parser(sub):
     "galnb bench [WHICH]: the benchmark tables."
     b = sub.add_parser('bench', help='benchmark tables (05_benchmarks)', description='Print the benchmark tables with their same-run baselines.')
-    b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'train', 'encode', 'cluster', 'scaling', 'dask', 'paper', 'discovery', 'realism', 'all'],
-                   help="which tables: a stage's performance, 'scaling' (cost against N), 'dask' (survey scale: Dask against one process), 'paper' (the papers' quality tables on the mock), 'discovery' (populations recovered, beside PCA), 'realism' (how far the mock is from real DJA data), or all")
+    b.add_argument('which', nargs='?', default='all', choices=['preprocess', 'read', 'train', 'encode', 'cluster', 'throughput', 'scaling', 'dask', 'paper', 'discovery', 'realism', 'all'],
+                   help="which tables: a stage's performance ('read': FITS readers against bare astropy, and in parallel), 'throughput' (files to clusters against the pipeline as it was), 'scaling' (cost against N), 'dask' (survey scale: Dask against one process), 'paper' (the papers' quality tables on the mock), 'discovery' (populations recovered, beside PCA), 'realism' (how far the mock is from real DJA data), or all")
     b.add_argument('--quick', action='store_true', help='small sizes: a smoke test, not figures to quote')
     b.add_argument('--debug', action='store_true', help='on any error, show the full Python traceback')
 

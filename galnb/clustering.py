@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, sys, time, warnings
 from dataclasses import dataclass, field
+import numba
 import numpy as np
 import matplotlib.pyplot as plt
 from astropy.table import Table
@@ -20,10 +21,11 @@ from .spectral_vae import encode
 from .mocks import prism_resolution
 
 # %% auto #0
-__all__ = ['UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'BROAD_WINDOWS', 'BROAD_FWHM_GRID',
-           'LABEL_RULES', 'LINES', 'LINE_NAMES', 'umap_embed', 'GMMSelection', 'select_gmm', 'density_clusters',
-           'multi_members', 'Composites', 'composites', 'linear_flam', 'broad_balmer', 'spectral_features',
-           'measure_features', 'apply_rules', 'label_clusters', 'place', 'population_recovery', 'plot_composites']
+__all__ = ['SUBSAMPLE_AUTO', 'UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'BROAD_WINDOWS',
+           'BROAD_FWHM_GRID', 'LABEL_RULES', 'LINES', 'LINE_NAMES', 'umap_embed', 'GMMSelection', 'select_gmm',
+           'density_clusters', 'multi_members', 'Composites', 'composites', 'linear_flam', 'broad_balmer',
+           'spectral_features', 'measure_features', 'apply_rules', 'label_clusters', 'place', 'population_recovery',
+           'plot_composites']
 
 # %% ../nbs/03_clustering.ipynb #0006
 def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
@@ -69,16 +71,54 @@ def _umap_progress(progress, n):
     return on, on and tty
 
 # %% ../nbs/03_clustering.ipynb #0011
-def _fit_score(X, k, seeds, sample, gmm_kwargs, X_ic=None):
-    "Fit one GaussianMixture per seed; return rows (silhouette, BIC, converged, clusters used, ICL); BIC/ICL on `X_ic` (default X)."
-    rows = []
+@numba.njit(cache=True)
+def _distance_sums(X, lab, k):
+    "(N, k): for each point, the sum of its Euclidean distances to the points of each cluster (each pair computed once)."
+    n, d = X.shape
+    S = np.zeros((n, k))
+    for i in range(n):
+        for j in range(i + 1, n):
+            s = 0.
+            for t in range(d):
+                v = X[i, t] - X[j, t]
+                s += v*v
+            s = math.sqrt(s)
+            S[i, lab[j]] += s
+            S[j, lab[i]] += s
+    return S
+
+def _canonical(labels):
+    "Labels renumbered 0, 1, … in order of first appearance: two restarts with the same partition get the same array."
+    _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inv].astype(np.int64)
+
+def silhouette(X, # (N, d) points
+               labels): # (N,) cluster of each point
+    "Mean silhouette coefficient (Euclidean), as `sklearn.metrics.silhouette_score`, from one compiled pass over the pairs."
+    X, lab = np.ascontiguousarray(X, np.float64), _canonical(labels)
+    n = np.bincount(lab); k = len(n)
+    if not 2 <= k < len(lab): raise GalnbInputError(f"silhouette: needs 2 to N − 1 clusters, got {k} for {len(lab)} points")
+    S = _distance_sums(X, lab, k)
+    own = n[lab]
+    a = S[np.arange(len(lab)), lab]/np.maximum(own - 1, 1)
+    S[np.arange(len(lab)), lab] = np.inf
+    b = (S/n).min(axis=1)
+    with np.errstate(invalid='ignore', divide='ignore'): s = np.nan_to_num((b - a)/np.maximum(a, b))
+    return float(np.where(own > 1, s, 0.).mean())
+
+def _fit_score(X, k, seeds, sample, gmm_kwargs, X_ic=None, reference=False):
+    "Fit one GaussianMixture per seed; rows (silhouette, BIC, converged, clusters used, ICL); BIC/ICL on `X_ic` (default X); `reference`: sklearn's silhouette, every restart."
+    rows, seen = [], {}                                     # restarts that land on one partition are scored once
     with threadpool_limits(1):                              # the parallelism is over restarts, not inside BLAS
         for s in seeds:
             g = GaussianMixture(k, random_state=int(s), **gmm_kwargs).fit(X)
             lab = g.predict(X)
             Xs, ls = (X, lab) if sample is None else (X[sample], lab[sample])
             n_used = len(np.unique(ls))
-            sil = silhouette_score(Xs, ls) if 2 <= n_used < len(ls) else np.nan
+            key = _canonical(ls).tobytes() if 2 <= n_used < len(ls) else None
+            if reference and key is not None: seen.pop(key, None)
+            if key is not None and key not in seen: seen[key] = (silhouette_score if reference else silhouette)(Xs, ls)
+            sil = seen.get(key, np.nan) if key is not None else np.nan
             Xi = X if X_ic is None else X_ic
             bic, r = g.bic(Xi), g.predict_proba(Xi)
             rows.append((sil, bic, bool(g.converged_), len(np.unique(lab)), bic - 2*(r*np.log(np.clip(r, 1e-300, None))).sum()))
@@ -128,6 +168,8 @@ class GMMSelection:
         return ax
 
 # %% ../nbs/03_clustering.ipynb #0013
+SUBSAMPLE_AUTO = 10_000   # points `select_gmm` chooses on by default when it is given more than twice as many
+
 def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
                ks=range(5, 16), # numbers of components to try (the paper's: 5–15)
                n_trials=100, # random restarts per k (the paper's: 100)
@@ -136,29 +178,32 @@ def select_gmm(X, # (N, d) points: the UMAP embedding, or the latents themselves
                criterion='max', # 'max': best single restart by silhouette (the paper's); 'median': best k by median silhouette, then its best restart; 'bic'/'icl': the restart with the lowest BIC / ICL
                silhouette_n=5000, # exact silhouette up to this many points, else on a seeded random subset of this size
                progress=False, # show a progress bar over the restarts (fastprogress)
-               subsample=None, # choose k and the restart on this many seeded random points, then refit on all from that restart (None: all points)
+               subsample='auto', # choose k and the restart on this many seeded random points, then refit on all from that restart (None: all points; 'auto': 10,000 above 20,000 points)
+               silhouette_impl='galnb', # 'galnb': the compiled `silhouette`, each partition once; 'sklearn': `silhouette_score` for every restart (the reference)
                **gmm_kwargs): # passed to `GaussianMixture` (covariance_type, max_iter, …)
     "Gaussian mixtures for every k with many random restarts, scored by silhouette; the best one and all scores."
     ks = [int(k) for k in ks]
     if not ks or min(ks) < 2: raise GalnbInputError(f"select_gmm: ks must be integers ≥ 2, got {ks}")
     X = _check_points(X, 'select_gmm', min_n=max(ks) + 1)
     if criterion not in ('max', 'median', 'bic', 'icl'): raise GalnbInputError(f"criterion must be 'max', 'median', 'bic' or 'icl', not {criterion!r}")
+    if silhouette_impl not in ('galnb', 'sklearn'): raise GalnbInputError(f"select_gmm: silhouette_impl must be 'galnb' or 'sklearn', not {silhouette_impl!r}")
     if n_trials < 1: raise GalnbInputError(f"select_gmm: n_trials must be ≥ 1, got {n_trials}")
+    if isinstance(subsample, str) and subsample == 'auto': subsample = SUBSAMPLE_AUTO if len(X) > 2*SUBSAMPLE_AUTO else None
     if subsample is not None and not (isinstance(subsample, (int, np.integer)) and subsample > max(ks)):
-        raise GalnbInputError(f"select_gmm: subsample must be an integer > max(ks) = {max(ks)}, or None; got {subsample!r}")
+        raise GalnbInputError(f"select_gmm: subsample must be an integer > max(ks) = {max(ks)}, 'auto' or None; got {subsample!r}")
     if subsample is not None and subsample < len(X):
-        return _select_on_subsample(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, subsample, gmm_kwargs)
-    return _run_selection(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs)
+        return _select_on_subsample(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, subsample, gmm_kwargs, silhouette_impl == 'sklearn')
+    return _run_selection(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs, reference=silhouette_impl == 'sklearn')
 
-def _run_selection(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs, X_ic=None):
-    "The selection itself on checked points X (BIC/ICL on `X_ic` when given): a `GMMSelection`."
+def _run_selection(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs, X_ic=None, reference=False):
+    "The selection itself on checked points X (BIC/ICL on `X_ic` when given; `reference`: scored as before galnb's silhouette): a `GMMSelection`."
     rng = np.random.default_rng(seed)
     seeds = rng.integers(0, 2**31 - 1, size=(len(ks), n_trials))
     sample = np.sort(rng.choice(len(X), silhouette_n, replace=False)) if len(X) > silhouette_n else None
     step = 10                                               # restarts per joblib task
     tasks = [(i, j) for i in range(len(ks)) for j in range(0, n_trials, step)]
     with parallel_config(backend='loky', idle_worker_timeout=10):    # idle workers exit after 10 s instead of 300
-        gen = Parallel(n_jobs=n_jobs, return_as='generator')(delayed(_fit_score)(X, ks[i], seeds[i, j:j + step], sample, gmm_kwargs, X_ic)
+        gen = Parallel(n_jobs=n_jobs, return_as='generator')(delayed(_fit_score)(X, ks[i], seeds[i, j:j + step], sample, gmm_kwargs, X_ic, reference)
                                                              for i, j in tasks)
         if progress:
             from fastprogress.fastprogress import progress_bar
@@ -183,10 +228,10 @@ def _run_selection(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progr
     return GMMSelection(best, k, trial, best.predict(X), scores, sample, criterion)
 
 # %% ../nbs/03_clustering.ipynb #subscode01
-def _select_on_subsample(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, subsample, gmm_kwargs):
+def _select_on_subsample(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, subsample, gmm_kwargs, reference=False):
     "`select_gmm` on a seeded subsample, then the chosen mixture refitted on all of X from the chosen restart (warm start)."
     idx = np.sort(np.random.default_rng([int(seed), 20]).choice(len(X), subsample, replace=False))   # own stream
-    s = _run_selection(X[idx], ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs, X_ic=X)   # BIC/ICL scale with N: on all
+    s = _run_selection(X[idx], ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs, X_ic=X, reference=reference)   # BIC/ICL scale with N: on all
     b = s.best
     kw = {k: v for k, v in gmm_kwargs.items() if k not in ('init_params', 'n_init')}
     with threadpool_limits(1):

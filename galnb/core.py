@@ -17,8 +17,8 @@ import galnb
 
 # %% auto #0
 __all__ = ['AB_MAGGIES', 'GalnbInputError', 'atomic_write', 'write_container', 'read_container', 'unit_repr', 'as_unit',
-           'is_flux_density', 'check_fits_size', 'Progress', 'n_cores', 'n_workers_for', 'worker_init', 'ordered_map',
-           'chunked', 'try_read']
+           'is_flux_density', 'check_fits_size', 'fits_card_value', 'fits_layout', 'Progress', 'n_cores',
+           'n_workers_for', 'worker_init', 'ordered_map', 'chunked', 'try_read']
 
 # %% ../nbs/00b_core.ipynb #0006
 class GalnbInputError(ValueError):
@@ -117,6 +117,51 @@ def check_fits_size(path):
     if size == 0 or size % 2880:
         raise GalnbInputError(f"{path}: cannot read FITS file (size {size} bytes is not a whole number of 2880-byte "
                               "FITS records); it may be truncated or corrupt")
+
+# %% ../nbs/00b_core.ipynb #5969dda5
+_END_CARD = b'END' + b' '*77
+
+def fits_card_value(card:bytes): # one 80-byte card image
+    "The value of a simple FITS card: integer, float, logical or quoted string (quotes doubled inside a string undone)."
+    v = card[10:]
+    if v.lstrip().startswith(b"'"):
+        s = v.lstrip()[1:]; out = b''
+        while True:                                   # a doubled quote is a quote; a single one ends the string
+            i = s.index(b"'")
+            if s[i + 1:i + 2] != b"'": return (out + s[:i]).decode('ascii').rstrip()
+            out, s = out + s[:i + 1], s[i + 2:]
+    v = v.split(b'/')[0].strip()
+    if v in (b'T', b'F'): return v == b'T'
+    return float(v.replace(b'D', b'E')) if any(c in v for c in b'.EeDd') else int(v)
+
+def _header_end(buf, pos):
+    "Offset just past the END card of the header starting at `pos` (cards are 80 bytes from `pos`), or None."
+    i = buf.find(_END_CARD, pos)
+    while i >= 0 and (i - pos) % 80: i = buf.find(_END_CARD, i + 1)
+    return None if i < 0 else i + 80
+
+def fits_layout(buf:bytes, # the whole file's bytes
+                max_hdus=64):
+    "Each HDU of a FITS file as `(header_bytes, cards, data_offset, data_nbytes)`, `cards` a dict keyword → card; None if anything is irregular."
+    hdus, pos = [], 0
+    while pos < len(buf):
+        end = _header_end(buf, pos)
+        if end is None or len(hdus) == max_hdus: return None
+        a = np.frombuffer(buf, np.uint8, end - pos, pos)
+        if a.min() < 32 or a.max() > 126: return None                    # not printable ASCII: astropy says what is wrong
+        cards = {}
+        for i in range(pos, end, 80): cards.setdefault(buf[i:i + 8].rstrip(), buf[i:i + 80])
+        try:
+            naxis = fits_card_value(cards[b'NAXIS'])
+            n = int(np.prod([fits_card_value(cards[b'NAXIS%d' % k]) for k in range(1, naxis + 1)])) if naxis else 0
+            pc, gc = (fits_card_value(cards[k]) if k in cards else d for k, d in ((b'PCOUNT', 0), (b'GCOUNT', 1)))
+            nbytes = abs(fits_card_value(cards[b'BITPIX']))//8*gc*(pc + n) if naxis else 0
+        except (KeyError, ValueError, TypeError): return None
+        data = pos + -(-(end - pos)//2880)*2880
+        hdus.append((buf[pos:data], cards, data, nbytes))
+        pos = data + -(-nbytes//2880)*2880
+        if pos > len(buf): return None                                     # cut short
+    return hdus
 
 # %% ../nbs/00b_core.ipynb #83f14075
 class Progress:

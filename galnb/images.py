@@ -13,7 +13,7 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
-from .core import (GalnbInputError, AB_MAGGIES, as_unit, is_flux_density, n_cores, n_workers_for, ordered_map, chunked,
+from .core import (GalnbInputError, AB_MAGGIES, fits_card_value, as_unit, is_flux_density, n_cores, n_workers_for, ordered_map, chunked,
                         try_read, write_container, read_container)
 
 # %% auto #0
@@ -73,13 +73,6 @@ def _cutout_scale(hdr, path):
 # %% ../nbs/00c_images.ipynb #253268bd
 _FITS_FLOAT = {-32: '>f4', -64: '>f8'}
 
-def _card_value(card):
-    "The value of a simple FITS card image (integer, float, logical or quoted string)."
-    v = card[10:].split(b'/')[0].strip() if not card[10:].lstrip().startswith(b"'") else card[10:].strip()
-    if v.startswith(b"'"): return v[1:].split(b"'")[0].decode('ascii').rstrip()
-    if v in (b'T', b'F'): return v == b'T'
-    return float(v) if (b'.' in v or b'E' in v.upper()) else int(v)
-
 def _plain_primary(path):
     "(header, data) of a FITS file whose primary HDU is a plain float image, read straight from its bytes; None for anything else."
     with open(path, 'rb') as fh:
@@ -92,11 +85,11 @@ def _plain_primary(path):
         else: return None
         keys = {head[i:i + 8].rstrip(): head[i:i + 80] for i in range(0, len(head), 80)}
         try:
-            if keys[b'SIMPLE'][29:30] != b'T' or _card_value(keys[b'BITPIX']) not in _FITS_FLOAT: return None
-            shape = tuple(_card_value(keys[b'NAXIS%d' % k]) for k in range(_card_value(keys[b'NAXIS']), 0, -1))
+            if keys[b'SIMPLE'][29:30] != b'T' or fits_card_value(keys[b'BITPIX']) not in _FITS_FLOAT: return None
+            shape = tuple(fits_card_value(keys[b'NAXIS%d' % k]) for k in range(fits_card_value(keys[b'NAXIS']), 0, -1))
         except (KeyError, ValueError, IndexError): return None
         if not shape or any(b in keys for b in (b'BSCALE', b'BZERO', b'BLANK', b'GROUPS', b'XTENSION')): return None
-        dt = np.dtype(_FITS_FLOAT[_card_value(keys[b'BITPIX'])]); nbytes = int(np.prod(shape))*dt.itemsize
+        dt = np.dtype(_FITS_FLOAT[fits_card_value(keys[b'BITPIX'])]); nbytes = int(np.prod(shape))*dt.itemsize
         buf = fh.read(nbytes)
         if len(buf) < nbytes or os.fstat(fh.fileno()).st_size < len(head) + -(-nbytes//2880)*2880: return None   # short: astropy says why
     return fits.Header.fromstring(head.decode('ascii')), np.frombuffer(buf, dt).reshape(shape)

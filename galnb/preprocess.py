@@ -5,7 +5,7 @@
 # %% ../nbs/00_preprocess.ipynb #b7c304a3
 from __future__ import annotations
 from collections import namedtuple
-import contextlib, functools, itertools, os, warnings
+import contextlib, functools, itertools, os, re, warnings
 from dataclasses import dataclass, field
 from enum import IntFlag
 from pathlib import Path
@@ -16,7 +16,8 @@ from astropy.io import fits
 from astropy.table import Table, vstack
 import galnb
 from .core import (GalnbInputError, AB_MAGGIES, as_unit, is_flux_density, unit_repr, check_fits_size, n_workers_for,
-                        ordered_map, chunked, try_read, write_container, read_container)
+                        ordered_map, chunked, try_read, write_container, read_container, fits_layout,
+                        fits_card_value)
 
 # %% auto #0
 __all__ = ['DJA_COLUMNS', 'Rebinned', 'Spectrum', 'spectrum_from_arrays', 'spectrum_from_table', 'spectrum_from_specutils',
@@ -177,23 +178,67 @@ DJA_COLUMNS = ('wave', 'flux', 'err')   # the SPEC1D columns galnb reads; the ot
 
 _Z_CARDS = ('Z', 'REDSHIFT')          # header cards that may carry a redshift (galnb's mocks write Z in the primary header)
 
-def _header_z(meta):
-    "Copy a redshift card of the SPEC1D header into `meta` when the primary header has none."
-    h = meta['header']
-    if isinstance(h, str) or any(k in meta for k in _Z_CARDS): return meta
-    v = next((h[c] for c in _Z_CARDS if c in h), None)
-    if isinstance(v, (int, float)) and not isinstance(v, bool): meta[next(c for c in _Z_CARDS if c in h)] = v
+class _LazyHeader(fits.Header):
+    "A FITS header kept as its text and parsed on first use: a survey's headers cost nothing until a keyword is asked for."
+    def __init__(self, cards=[], copy=False):
+        if isinstance(cards, str): self.__dict__['_text'] = cards
+        else: super().__init__(cards, copy)
+    def __getattr__(self, name):                       # only reached while unparsed (the Header's own attributes are missing)
+        text = self.__dict__.pop('_text', None)
+        if text is None: raise AttributeError(name)
+        self.__dict__.update(fits.Header.fromstring(text).__dict__)
+        return getattr(self, name)
+
+_TFORM_BYTES = dict(L=1, B=1, I=2, J=4, K=8, A=1, E=4, D=8, C=8, M=16, P=8, Q=16)
+
+def _dja_columns(cards, path):
+    "{column: (byte offset in a row, dtype, unit)} of the DJA columns in a SPEC1D table's cards; None when astropy should read it."
+    v = lambda k: fits_card_value(cards[k])
+    pos, out = 0, {}
+    for j in range(1, v(b'TFIELDS') + 1):
+        rep, code = re.fullmatch(r'\s*(\d*)([LXBIJKAEDCMPQ]).*', v(b'TFORM%d' % j)).groups()
+        rep, name = int(rep or 1), (v(b'TTYPE%d' % j) if b'TTYPE%d' % j in cards else None)
+        if name in DJA_COLUMNS:
+            if name in out or rep != 1 or code not in 'DE' or any(b'T%s%d' % (k, j) in cards for k in (b'SCAL', b'ZERO', b'DIM')): return None
+            out[name] = (pos, '>f%d' % _TFORM_BYTES[code], v(b'TUNIT%d' % j) if b'TUNIT%d' % j in cards else None)
+        pos += -(-rep//8) if code == 'X' else rep*_TFORM_BYTES[code]
+    return out if len(out) == len(DJA_COLUMNS) and pos == v(b'NAXIS1') else None
+
+def _dja_from_bytes(path):
+    "`(columns, units, primary cards, SPEC1D header text, its redshift cards)` straight from a DJA file's bytes; None for anything unusual."
+    buf = path.read_bytes()
+    lay = fits_layout(buf)
+    if not lay: return None
+    try:
+        name = lambda c: fits_card_value(c[b'EXTNAME']).strip().upper() if b'EXTNAME' in c else ''
+        head, cards, off, nbytes = next(h for h in lay[1:] if name(h[1]) == 'SPEC1D')
+        if fits_card_value(cards[b'XTENSION']).strip() != 'BINTABLE': return None
+        cols, nrow = _dja_columns(cards, path), fits_card_value(cards[b'NAXIS2'])
+        if cols is None: return None
+        zc = {c: fits_card_value(cards[c.encode()]) for c in _Z_CARDS if c.encode() in cards}
+    except (StopIteration, KeyError, ValueError, TypeError, AttributeError): return None
+    rows = np.frombuffer(buf, np.dtype(dict(names=list(cols), formats=[t for _, t, _ in cols.values()],
+                                            offsets=[o for o, _, _ in cols.values()], itemsize=fits_card_value(cards[b'NAXIS1']))), nrow, off)
+    prim = fits.Header.fromstring(lay[0][0].decode('ascii'))
+    return ({c: np.array(rows[c]) for c in DJA_COLUMNS}, {c: cols[c][2] for c in DJA_COLUMNS}, dict(prim.items()),
+            head.decode('ascii'), zc)
+
+# %% ../nbs/00_preprocess.ipynb #bdb8b997
+def _header_z(meta, zcards):
+    "Copy a redshift card of the SPEC1D header (`zcards`: keyword → value) into `meta` when the primary header has none."
+    if any(k in meta for k in _Z_CARDS): return meta
+    v = next(((c, zcards[c]) for c in _Z_CARDS if c in zcards), None)
+    if v and isinstance(v[1], (int, float)) and not isinstance(v[1], bool): meta[v[0]] = v[1]
     return meta
 
-def read_dja_spectrum(path # a DJA msaexp `*.spec.fits` file
+def read_dja_spectrum(path, # a DJA msaexp `*.spec.fits` file
+                      backend='bytes', # 'bytes': straight from the file's bytes (astropy for anything unusual); 'astropy': astropy only
                      ) -> Spectrum:
     "Read a DJA msaexp NIRSpec spectrum (SPEC1D table) into a `Spectrum`; `meta['header']` is the SPEC1D header, parsed lazily."
-    return _read_dja(path)
+    return _read_dja(path, backend=backend)
 
-def _read_dja(path, raw_header=False):
-    "`read_dja_spectrum`; with `raw_header` the SPEC1D header stays the file's bytes (cheap to send from a worker process)."
-    path = Path(path)
-    check_fits_size(path)
+def _read_astropy(path):
+    "What `_dja_from_bytes` returns, read by astropy: the reference reader, and the one that explains a damaged file."
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('error', fits.verify.VerifyWarning)
@@ -206,56 +251,57 @@ def _read_dja(path, raw_header=False):
             if missing: raise GalnbInputError(f"{path}: missing column(s) {missing}; columns are {spec.columns.names}")
             cols = {c: np.array(spec.data[c]) for c in DJA_COLUMNS}             # only the three columns, not the whole table
             units = {c: spec.columns[c].unit for c in DJA_COLUMNS}
-            header, prim = spec.header, {k: v for k, v in hl[0].header.items()}
-            if raw_header: at = (spec._header_offset, spec._data_offset)
-        if raw_header:
-            with open(path, 'rb') as fh: fh.seek(at[0]); raw = fh.read(at[1] - at[0]).decode('ascii')
+            zc = {c: spec.header[c] for c in _Z_CARDS if c in spec.header}
+            prim, at = dict(hl[0].header.items()), (spec._header_offset, spec._data_offset)
+        with open(path, 'rb') as fh: fh.seek(at[0]); text = fh.read(at[1] - at[0]).decode('ascii')
     except GalnbInputError: raise
     except Exception as e:   # astropy raises OSError, ValueError, TypeError, IndexError, KeyError for damaged files
         raise GalnbInputError(f"{path}: cannot read FITS file ({type(e).__name__}: {e}); it may be truncated or corrupt") from e
+    return cols, units, prim, text, zc
+
+def _check_backend(backend):
+    if backend not in ('bytes', 'astropy'): raise GalnbInputError(f"read_dja_spectrum: backend must be 'bytes' or 'astropy', not {backend!r}")
+
+def _read_dja(path, raw_header=False, backend='bytes'):
+    "`read_dja_spectrum`; with `raw_header` the SPEC1D header stays text (cheap to send from a worker process)."
+    _check_backend(backend)
+    path = Path(path)
+    check_fits_size(path)
+    got = _dja_from_bytes(path) if backend == 'bytes' else None
+    cols, units, prim, text, zc = got if got is not None else _read_astropy(path)
     meta = {k: v for k, v in prim.items() if isinstance(v, (str, int, float, bool)) and k not in ('SIMPLE', 'BITPIX', 'NAXIS', 'EXTEND')}
-    meta['header'] = header
-    _header_z(meta)
-    if raw_header: meta['header'] = raw
+    _header_z(meta, zc)
+    meta['header'] = text if raw_header else _LazyHeader(text)
     fu = units['flux'] or 'uJy'
     return _spectrum(cols['wave'], cols['flux'], cols['err'], units['wave'] or 'um', fu, units['err'] or fu, None,
                      path.name.removesuffix('.spec.fits').removesuffix('.fits'), str(path), meta,
                      what=tuple(f'column {c!r}' for c in DJA_COLUMNS))
 
 # %% ../nbs/00_preprocess.ipynb #0025
-class _LazyHeader(fits.Header):
-    "A FITS header kept as its text and parsed on first use: what a worker process sends back costs nothing to unpack."
-    def __init__(self, cards=[], copy=False):
-        if isinstance(cards, str): self.__dict__['_text'] = cards
-        else: super().__init__(cards, copy)
-    def __getattr__(self, name):                       # only reached while unparsed (the Header's own attributes are missing)
-        text = self.__dict__.pop('_text', None)
-        if text is None: raise AttributeError(name)
-        self.__dict__.update(fits.Header.fromstring(text).__dict__)
-        return getattr(self, name)
-
-def _read_dja_chunk(paths):
+def _read_dja_chunk(paths, backend='bytes'):
     "Worker side of `read_dja_spectra`: for each file a `Spectrum` (its header as raw text) or its `GalnbInputError`."
-    return [try_read(_read_dja, p, True) for p in paths]
+    return [try_read(_read_dja, p, True, backend) for p in paths]
 
 def read_dja_spectra(paths, # DJA spectrum files
                      on_error='raise', # 'raise': stop at the first bad file; 'skip': warn, list it and go on
                      n_workers=None, # processes; None: one per 1,000 files, at most one per core (in-process below 2,000)
                      progress=None, # progress bar on stderr; None: only on a terminal
+                     backend='bytes', # see `read_dja_spectrum`
                     ) -> list:
     "Read many DJA spectra, in input order; bad files raise or are skipped with a warning naming each of them."
     if on_error not in ('raise', 'skip'): raise GalnbInputError(f"read_dja_spectra: on_error must be 'raise' or 'skip', not {on_error!r}")
+    _check_backend(backend)
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     nw = n_workers_for(n_workers, len(paths), 1000, 'read_dja_spectra')
     out, bad = [], []
-    read = (lambda c: [try_read(read_dja_spectrum, p) for p in c]) if nw == 1 else _read_dja_chunk
+    read = functools.partial(_read_dja_chunk, backend=backend)
     with contextlib.closing(ordered_map(read, chunked(paths, nw), nw, progress, 'DJA spectra')) as results:
         for s in itertools.chain.from_iterable(results):
             if isinstance(s, GalnbInputError):
                 if on_error == 'raise': raise s
                 bad.append(str(s))
             else:
-                if isinstance(s.meta['header'], str): s.meta['header'] = _LazyHeader(s.meta['header'])
+                s.meta['header'] = _LazyHeader(s.meta['header'])
                 out.append(s)
     if bad: warnings.warn(f"skipped {len(bad)} unreadable spectra:\n  " + "\n  ".join(bad))
     return out
