@@ -13,8 +13,8 @@ from astropy.table import Table
 from .core import GalnbInputError, atomic_write
 
 # %% auto #0
-__all__ = ['galaxy_magnitudes', 'mock_image_truth', 'sersic_images', 'convolve_psf', 'iter_mock_images', 'mock_images',
-           'grz_to_rgb', 'write_legacy_cutouts']
+__all__ = ['galaxy_magnitudes', 'mock_image_truth', 'sersic_images', 'convolve_psf', 'arm_modulation', 'azimuthal_fourier',
+           'iter_mock_images', 'mock_images', 'grz_to_rgb', 'write_legacy_cutouts']
 
 # %% ../nbs/06a_mock_images.ipynb #0065
 _IM_BANDS = ('g', 'r', 'z')
@@ -116,12 +116,14 @@ def galaxy_magnitudes(redshift, # (N,) redshift, 0 ≤ z ≤ 1
     return _im_mag(f_bulge + f_disk)
 
 # %% ../nbs/06a_mock_images.ipynb #0072
-_IM_DEFAULTS = dict(n_green_peas=None, n_red_spirals=None, pixscale=0.262, r_limit=19.5, z_max=1.,
-                    seeing=(1.0, 1.5), psf_beta=3.5, depth=(24.0, 23.4, 22.5), sky=(22.0, 21.0, 19.9),
-                    neighbour_frac=0.15, noise=True)
+_IM_DEFAULTS = dict(n_green_peas=None, n_red_spirals=None, n_compact_sf=None, pixscale=0.262, r_limit=19.5, z_max=1.,
+                    seeing=None, psf_beta=3.5, depth=None, sky=(22.0, 21.0, 19.9), neighbour_frac=0.15, noise=True)
 _IM_PAPER_N, _IM_PAPER_RS, _IM_PAPER_GP = 26000, 300, 100   # survey size; Red Spirals, Green Peas (the paper had 13)
+_IM_PAPER_CSF = 400                                          # compact star-forming galaxies per 26,000 (Green Peas' parent population)
 _IM_MF = (10.66, 3.96e-3, -0.35, 0.79e-3, -1.47)             # double Schechter (Baldry et al. 2012)
 _IM_R_BULGE = 0.35                                           # bulge r_e / disk r_e
+# Legacy Surveys DR10 (DECaLS/DECam): median PSF FWHM [arcsec] and 5σ point-source depth [AB] per band g, r, z
+_IM_DR10_SEEING, _IM_DR10_DEPTH = (1.30, 1.20, 1.12), (24.7, 23.9, 23.0)
 
 def _im_config(config):
     "The image-mock settings: defaults updated by `config`, with unknown names refused."
@@ -129,8 +131,11 @@ def _im_config(config):
     if bad: raise GalnbInputError(f"mock images: unknown setting(s) {', '.join(bad)}; known: {', '.join(_IM_DEFAULTS)}")
     cfg = {**_IM_DEFAULTS, **config}
     if not 0.05 < float(cfg['z_max']) <= 1: raise GalnbInputError(f"mock images: z_max must be in (0.05, 1], not {cfg['z_max']}")
-    lo, hi = cfg['seeing']
-    if not 0 < lo <= hi: raise GalnbInputError(f"mock images: seeing must be (min, max) FWHM in arcsec with 0 < min ≤ max, not {cfg['seeing']}")
+    if cfg['seeing'] is not None:
+        lo, hi = cfg['seeing']
+        if not 0 < lo <= hi: raise GalnbInputError(f"mock images: seeing must be (min, max) FWHM in arcsec with 0 < min ≤ max, not {cfg['seeing']}")
+    if cfg['depth'] is not None and np.shape(cfg['depth']) != (3,):
+        raise GalnbInputError(f"mock images: depth must be three g, r, z 5σ depths [AB] or None, not {cfg['depth']!r}")
     return cfg
 
 def _im_check_n(n, what='n'):
@@ -196,40 +201,53 @@ def _im_sky_sigma(fwhm_px, depth, beta):
 
 # %% ../nbs/06a_mock_images.ipynb #da3f5d67
 def _im_draw_population(rng, n, cfg):
-    "Population labels of `n` galaxies ('normal', 'red_spiral', 'green_pea'), in random order."
-    n_gp = round(_IM_PAPER_GP * n / _IM_PAPER_N) if cfg['n_green_peas'] is None else _im_check_n(cfg['n_green_peas'], 'n_green_peas')
-    n_rs = round(_IM_PAPER_RS * n / _IM_PAPER_N) if cfg['n_red_spirals'] is None else _im_check_n(cfg['n_red_spirals'], 'n_red_spirals')
+    "Population labels of `n` galaxies ('normal', 'red_spiral', 'green_pea'), in random order, and which normal ones are compact star-forming."
+    per = lambda key, paper: round(paper * n / _IM_PAPER_N) if cfg[key] is None else _im_check_n(cfg[key], key)
+    n_gp, n_rs, n_csf = per('n_green_peas', _IM_PAPER_GP), per('n_red_spirals', _IM_PAPER_RS), per('n_compact_sf', _IM_PAPER_CSF)
     if n_gp + n_rs > n: raise GalnbInputError(f"mock images: {n_gp} Green Peas + {n_rs} Red Spirals do not fit in {n} galaxies")
-    return np.array(['normal'] * (n - n_gp - n_rs) + ['red_spiral'] * n_rs + ['green_pea'] * n_gp, dtype='<U10')[rng.permutation(n)]
+    if n_gp + n_rs + n_csf > n: raise GalnbInputError(f"mock images: {n_csf} compact star-forming galaxies do not fit beside {n_gp + n_rs} anomalies in {n} galaxies")
+    order = rng.permutation(n)
+    pop = np.array(['normal'] * (n - n_gp - n_rs) + ['red_spiral'] * n_rs + ['green_pea'] * n_gp, dtype='<U10')[order]
+    return pop, order < n_csf                   # the first n_csf normal slots are the compact star-forming ones
 
-def _im_draw_physics(rng, pop, cfg):
+def _im_log_ew_oiii(logm, lssfr):
+    "Mean log rest-frame EW([O III] 5007) [Å] of star-forming galaxies: rising with sSFR, falling with mass (metallicity)."
+    return 2.1 + 0.9 * (lssfr + 9.) - 0.4 * (logm - 9.)
+
+def _im_draw_physics(rng, pop, csf, cfg):
     "Redshift, stellar mass, SFR (true, and observed with their errors), [OIII] EW and the quenched flag of each galaxy."
     n, gp, rs, nm = len(pop), pop == 'green_pea', pop == 'red_spiral', pop == 'normal'
     z_max = float(cfg['z_max'])
     z = _im_draw_z(rng, n, z_max)
     z[gp] = rng.uniform(0.14, min(0.36, z_max), gp.sum())
+    z[csf] = rng.uniform(0.03, min(0.40, z_max), csf.sum())
+    z[rs] = _im_draw_z(rng, rs.sum(), min(0.12, z_max))                  # resolved enough for a morphological (Galaxy Zoo) selection
     mlim = np.clip(_im_mass_limit(z, cfg['r_limit']), 8., 11.3)
     logm = _im_draw_mass(rng, np.where(rs, np.maximum(mlim, 10.5), mlim))
     logm[gp] = rng.uniform(8.5, 9.5, gp.sum())
-    quenched = rs | (nm & (rng.uniform(size=n) < 1 / (1 + np.exp(-(logm - 10.6) / 0.25))))
+    logm[csf] = rng.uniform(8.5, 10., csf.sum())
+    quenched = rs | (nm & ~csf & (rng.uniform(size=n) < 1 / (1 + np.exp(-(logm - 10.6) / 0.25))))
     ms = _im_main_sequence(logm, z)
     logsfr = ms + np.where(quenched, -1.3 + 0.35 * rng.standard_normal(n), 0.3 * rng.standard_normal(n))
     logsfr[rs] = ms[rs] - 1.0 + 0.3 * rng.standard_normal(rs.sum())
     logsfr[gp] = logm[gp] - 8.2 + 0.25 * rng.standard_normal(gp.sum())
-    ew = np.where(gp, rng.uniform(500., 1500., n), 0.)
+    logsfr[csf] = ms[csf] + 0.6 + 0.3 * rng.standard_normal(csf.sum())     # starbursting: above the main sequence
+    lssfr = logsfr - logm
+    log_ew = np.where(gp, np.clip(2.75 + 0.2 * rng.standard_normal(n), 2.3, 3.3), _im_log_ew_oiii(logm, lssfr) + 0.25 * rng.standard_normal(n))
+    ew = np.where(quenched, 0., 10 ** log_ew)
     m_err, s_err = rng.uniform(0.1, 0.2, n), rng.uniform(0.15, 0.3, n)
     m_obs, s_obs = logm + m_err * rng.standard_normal(n), logsfr + s_err * rng.standard_normal(n)
-    return dict(z=z, logm=logm, logsfr=logsfr, lssfr=logsfr - logm, quenched=quenched, ew=ew, m_err=m_err, s_err=s_err,
+    return dict(z=z, logm=logm, logsfr=logsfr, lssfr=lssfr, quenched=quenched, compact=csf | gp, ew=ew, m_err=m_err, s_err=s_err,
                 m_obs=m_obs, s_obs=s_obs)
 
 # %% ../nbs/06a_mock_images.ipynb #d0277c50
 def _im_draw_morphology(rng, pop, p):
     "Bulge fraction, magnitudes, sizes, axis ratios and orientation of each galaxy, given its physics `p`."
-    n, gp, rs, nm = len(pop), pop == 'green_pea', pop == 'red_spiral', pop == 'normal'
+    n, gp, rs, nm, compact = len(pop), pop == 'green_pea', pop == 'red_spiral', pop == 'normal', p['compact']
     z, logm, lssfr = p['z'], p['logm'], p['lssfr']
-    disky = rs | (nm & ~p['quenched'])
+    disky = (rs | (nm & ~p['quenched'])) & ~compact
     bt = np.clip(0.1 + 0.7 / (1 + np.exp((lssfr + 10.8) / 0.3)) + 0.1 * rng.standard_normal(n), 0., 0.95)
-    bt = np.where(rs, rng.uniform(0.05, 0.3, n), np.where(gp, 0., bt))
+    bt = np.where(rs, rng.uniform(0.05, 0.3, n), np.where(compact, 0., bt))
     f_bulge, f_disk, bt, _ = _im_fluxes(z, logm, lssfr, p['ew'], bt)
     mags = _im_mag(f_bulge + f_disk)
     _, kpc_as, _ = _im_cosmo(z)
@@ -237,22 +255,55 @@ def _im_draw_morphology(rng, pop, p):
     log_late = 0.86 + 0.25 * x - 0.75 * np.log10((1 + z) / 1.25) + 0.16 * rng.standard_normal(n)
     log_early = (0.60 + np.where(logm >= 10.3, 0.75 * x, 0.75 * (10.3 - np.log10(5e10)) + 0.1 * (logm - 10.3))
                  - 1.48 * np.log10((1 + z) / 1.25) + 0.12 * rng.standard_normal(n))
-    log_gp = 0.15 * rng.standard_normal(n)
-    r_half = 10 ** np.where(gp, log_gp, np.where(disky, log_late, log_early))          # kpc
+    log_compact = np.where(gp, 0., np.log10(1.5)) + 0.15 * rng.standard_normal(n)     # Green Peas ~1 kpc, compact SF ~1.5 kpc
+    r_half = 10 ** np.where(compact, log_compact, np.where(disky, log_late, log_early))          # kpc
     cosi = rng.uniform(size=n)
     q_thin = np.sqrt(cosi ** 2 + 0.2 ** 2 * (1 - cosi ** 2))
     q_sph = np.clip(0.72 + 0.15 * rng.standard_normal(n), 0.3, 1.)
     q_gp = np.clip(0.75 + 0.15 * rng.standard_normal(n), 0.4, 1.)
-    q = np.where(disky, q_thin, np.where(gp, q_gp, q_sph))
+    q = np.where(disky, q_thin, np.where(compact, q_gp, q_sph))
     q_bulge = np.where(disky, np.maximum(q, np.clip(0.8 + 0.1 * rng.standard_normal(n), 0.5, 1.)), q)
     return dict(bt=bt, mags=mags, kpc_as=kpc_as, r_half=r_half, r_disk=r_half / _im_half_light_scale(bt), q=q, q_bulge=q_bulge,
-                theta=rng.uniform(-np.pi / 2, np.pi / 2, n))
+                theta=rng.uniform(-np.pi / 2, np.pi / 2, n), disky=disky)
 
+# %% ../nbs/06a_mock_images.ipynb #9b4238a2
+_IM_MAX_CLUMPS = 8   # at most this many clumps per galaxy
+
+def _im_draw_structure(rng, pop, p, m):
+    "Spiral arms, bars, dust lanes and star-forming clumps of the disks, given physics `p` and morphology `m`."
+    n, rs, disk, bt, lssfr = len(pop), pop == 'red_spiral', m['disky'], m['bt'], p['lssfr']
+    sf_disk = disk & ~rs
+    arms = rs | (sf_disk & (rng.uniform(size=n) < 0.8))
+    n_arms = np.where(arms, rng.choice([2, 3, 4], n, p=[0.65, 0.2, 0.15]), 0)
+    pitch = np.clip(12. + 30. * (0.4 - np.clip(bt, 0., 0.4)) + 5. * rng.standard_normal(n), 5., 40.)   # later type → more open
+    contrast = np.where(rs, rng.uniform(0.6, 1.3, n), rng.uniform(0.6, 1.6, n))   # Red Spirals: smoother arms
+    bar = disk & (rng.uniform(size=n) < np.where(rs, 0.67, 0.3))                 # Masters et al. (2010): red spirals are often barred
+    bar_angle = rng.uniform(0., np.pi, n)
+    lane = disk & (m['q'] < 0.35)                                                 # i ≳ 70°
+    lam = np.clip(2.5 * (lssfr + 10.2), 0., 6.)
+    n_clumps = np.where(sf_disk, np.minimum(rng.poisson(lam), _IM_MAX_CLUMPS), 0)
+    return dict(n_arms=n_arms, pitch=np.where(arms, pitch, np.nan), contrast=np.where(arms, contrast, 0.),
+                arm_colour=np.where(arms & sf_disk, 0.3, 0.), winding=np.where(rng.uniform(size=n) < 0.5, -1, 1) * arms,
+                arm_phase=np.where(bar, bar_angle, rng.uniform(0., 2 * np.pi, n)) * arms,
+                bar=bar, bar_frac=np.where(bar, rng.uniform(0.08, 0.25, n), 0.), bar_len=np.where(bar, rng.uniform(0.25, 0.5, n), 0.),
+                bar_q=np.where(bar, rng.uniform(0.25, 0.4, n), 1.), bar_angle=np.where(bar, bar_angle, 0.),
+                lane=lane, tau_v=np.where(lane, rng.uniform(0.5, 2.0, n), 0.), n_clumps=n_clumps,
+                clump_frac=np.where(n_clumps > 0, np.clip(0.04 + 0.03 * (lssfr + 10.), 0.01, 0.12) * rng.uniform(0.5, 1.5, n), 0.),
+                clump_kpc=np.where(n_clumps > 0, rng.uniform(0.2, 0.5, n), 0.))
+
+# %% ../nbs/06a_mock_images.ipynb #8b34c99e
 def _im_draw_observation(rng, n, size, mags, cfg):
     "Seeing, PSF FWHM and sky σ per band, the galaxy's sub-pixel centre, and an occasional neighbour (galaxy or star)."
-    seeing = rng.uniform(*cfg['seeing'], n)
-    fwhm = seeing[:, None] * (_IM_LEFF / _IM_LEFF[1]) ** -0.2                          # (n, 3) arcsec
-    sigma = _im_sky_sigma(fwhm / float(cfg['pixscale']), np.asarray(cfg['depth'], float), cfg['psf_beta'])
+    if cfg['seeing'] is None:                       # DR10: per-band log-normal, one shared (night/site) factor and one per band
+        fwhm = np.asarray(_IM_DR10_SEEING) * np.exp(0.15 * rng.standard_normal((n, 1)) + 0.07 * rng.standard_normal((n, 3)))
+        fwhm = np.clip(fwhm, 0.7, 2.5)
+        seeing = fwhm[:, 1]
+    else:
+        seeing = rng.uniform(*cfg['seeing'], n)
+        fwhm = seeing[:, None] * (_IM_LEFF / _IM_LEFF[1]) ** -0.2                          # (n, 3) arcsec
+    if cfg['depth'] is None: depth = np.asarray(_IM_DR10_DEPTH) + 0.2 * rng.standard_normal((n, 1)) + 0.15 * rng.standard_normal((n, 3))
+    else: depth = np.broadcast_to(np.asarray(cfg['depth'], float), (n, 3))
+    sigma = _im_sky_sigma(fwhm / float(cfg['pixscale']), depth, cfg['psf_beta'])
     c = (size - 1) / 2
     xc, yc = c + rng.uniform(-0.5, 0.5, n), c + rng.uniform(-0.5, 0.5, n)
     has_nb = rng.uniform(size=n) < cfg['neighbour_frac']
@@ -264,22 +315,29 @@ def _im_draw_observation(rng, n, size, mags, cfg):
     nb_mags = np.where(has_nb[:, None], nb_col - nb_col[:, 1:2] + (mags[:, 1] + nb_dm)[:, None], np.nan)
     nb_re = np.where(has_nb & ~nb_star, rng.uniform(0.3, 1.5, n), 0.)
     nb_q, nb_theta = rng.uniform(0.3, 1., n), rng.uniform(-np.pi / 2, np.pi / 2, n)
-    return dict(seeing=seeing, fwhm=fwhm, sigma=sigma, xc=xc, yc=yc, has_nb=has_nb, nb_star=nb_star, nb_r=nb_r, nb_phi=nb_phi,
+    return dict(seeing=seeing, fwhm=fwhm, sigma=sigma, depth=depth, xc=xc, yc=yc, has_nb=has_nb, nb_star=nb_star, nb_r=nb_r, nb_phi=nb_phi,
                 nb_mags=nb_mags, nb_re=nb_re, nb_q=nb_q, nb_theta=nb_theta)
 
 # %% ../nbs/06a_mock_images.ipynb #3d7751b1
-def _im_truth_table(pop, p, m, o, size, seed, cfg):
-    "The truth Table of `mock_image_truth` from the population, physics `p`, morphology `m` and observation `o` draws."
+def _im_truth_table(pop, p, m, s, o, size, seed, cfg):
+    "The truth Table of `mock_image_truth` from the population, physics `p`, morphology `m`, structure `s` and observation `o` draws."
     kpc_as, mags, fwhm, sigma, has_nb, xc, yc = m['kpc_as'], m['mags'], o['fwhm'], o['sigma'], o['has_nb'], o['xc'], o['yc']
+    morph = np.where(p['compact'], 'compact', np.where(s['n_arms'] > 0, 'spiral', np.where(m['disky'], 'disk', 'spheroid'))).astype('<U8')
     t = Table({'id': np.arange(len(pop)), 'population': pop, 'sf_class': np.where(p['quenched'], 'quenched', 'star_forming').astype('<U12'),
-               'redshift': p['z'], 'log_mass': p['logm'], 'log_sfr': p['logsfr'], 'log_ssfr': p['lssfr'],
+               'morphology': morph, 'redshift': p['z'], 'log_mass': p['logm'], 'log_sfr': p['logsfr'], 'log_ssfr': p['lssfr'],
                'log_mass_obs': p['m_obs'], 'log_mass_err': p['m_err'], 'log_sfr_obs': p['s_obs'], 'log_sfr_err': p['s_err'],
                'orientation': m['theta'], 'orientation_err': np.full(len(pop), 0.1),
                'axis_ratio': m['q'], 'axis_ratio_bulge': m['q_bulge'], 'bulge_frac': m['bt'],
                'r_half_kpc': m['r_half'], 'r_half_arcsec': m['r_half'] / kpc_as,
                'r_disk_arcsec': m['r_disk'] / kpc_as, 'r_bulge_arcsec': _IM_R_BULGE * m['r_disk'] / kpc_as,
+               'n_arms': s['n_arms'], 'pitch_angle': s['pitch'], 'arm_contrast': s['contrast'], 'arm_colour': s['arm_colour'],
+               'arm_winding': s['winding'], 'arm_phase': s['arm_phase'],
+               'has_bar': s['bar'], 'bar_frac': s['bar_frac'], 'bar_length_arcsec': s['bar_len'] * m['r_disk'] / kpc_as,
+               'bar_axis_ratio': s['bar_q'], 'bar_angle': s['bar_angle'], 'dust_lane': s['lane'], 'dust_tau_v': s['tau_v'],
+               'n_clumps': s['n_clumps'], 'clump_frac': s['clump_frac'], 'clump_size_arcsec': s['clump_kpc'] / kpc_as,
                'ew_oiii': p['ew'], 'mag_g': mags[:, 0], 'mag_r': mags[:, 1], 'mag_z': mags[:, 2],
                'seeing': o['seeing'], 'fwhm_g': fwhm[:, 0], 'fwhm_r': fwhm[:, 1], 'fwhm_z': fwhm[:, 2],
+               'depth_g': o['depth'][:, 0], 'depth_r': o['depth'][:, 1], 'depth_z': o['depth'][:, 2],
                'sky_sigma_g': sigma[:, 0], 'sky_sigma_r': sigma[:, 1], 'sky_sigma_z': sigma[:, 2],
                'x_center': xc, 'y_center': yc,
                'has_neighbour': has_nb, 'nb_type': np.where(o['nb_star'], 'star', np.where(has_nb, 'galaxy', '')).astype('<U6'),
@@ -287,9 +345,11 @@ def _im_truth_table(pop, p, m, o, size, seed, cfg):
                'nb_mag_g': o['nb_mags'][:, 0], 'nb_mag_r': o['nb_mags'][:, 1], 'nb_mag_z': o['nb_mags'][:, 2],
                'nb_r_half_arcsec': o['nb_re'], 'nb_axis_ratio': o['nb_q'], 'nb_orientation': o['nb_theta']})
     for col, unit in [('r_half_kpc', u.kpc), ('mag_g', u.mag), ('mag_r', u.mag), ('mag_z', u.mag), ('orientation', u.rad),
-                      ('orientation_err', u.rad), ('nb_orientation', u.rad)]:
+                      ('orientation_err', u.rad), ('nb_orientation', u.rad), ('pitch_angle', u.deg), ('arm_phase', u.rad), ('bar_angle', u.rad),
+                      ('ew_oiii', u.AA), ('depth_g', u.mag), ('depth_r', u.mag), ('depth_z', u.mag)]:
         t[col].unit = unit
-    for col in ('r_half_arcsec', 'r_disk_arcsec', 'r_bulge_arcsec', 'seeing', 'fwhm_g', 'fwhm_r', 'fwhm_z', 'nb_r_half_arcsec'):
+    for col in ('r_half_arcsec', 'r_disk_arcsec', 'r_bulge_arcsec', 'bar_length_arcsec', 'clump_size_arcsec', 'seeing', 'fwhm_g', 'fwhm_r',
+                'fwhm_z', 'nb_r_half_arcsec'):
         t[col].unit = u.arcsec
     t.meta.update(dict(survey='galnb mock DECaLS', bands='grz', pixscale=float(cfg['pixscale']), size=size, seed=int(seed), bunit='nanomaggy',
                        nbulge=4, ndisk=1, psf='Moffat', psfbeta=float(cfg['psf_beta']), config=json.dumps(cfg, default=list)))
@@ -304,11 +364,12 @@ def mock_image_truth(n=26000, # number of galaxies
     n, size, seed, cfg = _im_check_n(n), int(size), _im_check_seed(seed), _im_config(config)
     if size < 16: raise GalnbInputError(f"mock images: size must be at least 16 px, not {size}")
     rng = np.random.default_rng(seed)
-    pop = _im_draw_population(rng, n, cfg)
-    p = _im_draw_physics(rng, pop, cfg)
+    pop, csf = _im_draw_population(rng, n, cfg)
+    p = _im_draw_physics(rng, pop, csf, cfg)
     m = _im_draw_morphology(rng, pop, p)
+    s = _im_draw_structure(rng, pop, p, m)
     o = _im_draw_observation(rng, n, size, m['mags'], cfg)
-    return _im_truth_table(pop, p, m, o, size, seed, cfg)
+    return _im_truth_table(pop, p, m, s, o, size, seed, cfg)
 
 # %% ../nbs/06a_mock_images.ipynb #0075
 _IM_LEVELS = ((8, 8), (2, 32), (1, 64))   # (block side [px], sub-samples per pixel side), coarse to fine, around the centre
@@ -409,6 +470,102 @@ def convolve_psf(images, # (N, C, H, W) or (N, H, W) images
     out = sfft.irfft2(sfft.rfft2(x, workers=_im_workers()) * _im_psf_otf(fw, H, W, beta), s=(H, W), workers=_im_workers())
     return (out[:, 0] if squeeze else out).astype(np.float32)
 
+# %% ../nbs/06a_mock_images.ipynb #93d8a063
+_IM_ARM_MEAN = 5 / 16          # azimuthal mean of the arm profile ((1 + cos ψ)/2)³, subtracted so that arms only move light
+
+def _im_disk_coords(x0, y0, q, theta, size):
+    "Disk-plane coordinates [px] of every pixel, u along the major axis and v deprojected: (N, size, size) float32 each."
+    pix = np.arange(size, dtype=np.float32)
+    col = lambda a: np.asarray(a, np.float32)[:, None, None]
+    dx, dy = pix[None, None, :] - col(x0), pix[None, :, None] - col(y0)
+    c, s = col(np.cos(theta)), col(np.sin(theta))
+    return dx * c + dy * s, (dy * c - dx * s) / col(q)
+
+# %% ../nbs/06a_mock_images.ipynb #403a1ee3
+def arm_modulation(x0, # (N,) centre column [px]
+                   y0, # (N,) centre row [px]
+                   r_disk, # (N,) disk effective radius [px] (scale length r_s = r_disk / 1.678)
+                   q, # (N,) disk axis ratio
+                   theta, # (N,) position angle of the major axis [rad]
+                   n_arms, # (N,) number of arms m
+                   pitch_angle, # (N,) pitch angle [deg]
+                   arm_phase=0., # (N,) or scalar: azimuth where the arms start, in the disk plane [rad]
+                   winding=1, # (N,) or scalar: +1 or −1, the sense of winding (S or Z)
+                   r_in=None, # (N,) radius [px] inside which the arms fade (a bulge or bar); None: r_s
+                   size=128): # image side [px]
+    "Zero-mean logarithmic-spiral pattern (N, size, size) float32: a disk × (1 + contrast × pattern) has arms and the same flux."
+    N = len(np.atleast_1d(x0))
+    a = [np.broadcast_to(np.asarray(v, float), (N,)) for v in (x0, y0, r_disk, q, theta, n_arms, pitch_angle, arm_phase, winding)]
+    x0, y0, r_disk, q, theta, m, pitch, phase, wind = a
+    if not ((pitch > 0) & (pitch < 90)).all(): raise GalnbInputError("arm_modulation: pitch_angle must be in (0°, 90°)")
+    col = lambda v: np.asarray(v, np.float32)[:, None, None]
+    rs = r_disk / 1.6783
+    r_in = rs if r_in is None else np.broadcast_to(np.asarray(r_in, float), (N,))
+    u, v = _im_disk_coords(x0, y0, q, theta, size)
+    R = np.hypot(u, v)
+    psi = col(m) * (np.arctan2(v, u) - col(phase))
+    psi -= col(m * wind / np.tan(np.radians(pitch))) * np.log(R / col(rs) + 1e-3)   # log spiral: φ = φ₀ + ln(R/r_s)/tan p
+    w = ((1 + np.cos(psi)) / 2) ** 3 - _IM_ARM_MEAN
+    return (w * (1 - np.exp(-(R / col(np.maximum(r_in, 0.5))) ** 2))).astype(np.float32)
+
+# %% ../nbs/06a_mock_images.ipynb #fb8f8cfd
+def azimuthal_fourier(images, # (N, H, W) images
+                      x0, # (N,) centre column [px]
+                      y0, # (N,) centre row [px]
+                      q, # (N,) axis ratio used to deproject (1: none)
+                      theta, # (N,) position angle of the major axis [rad]
+                      r_in, # (N,) or scalar: inner radius of the annulus, in the disk plane [px]
+                      r_out, # (N,) or scalar: outer radius [px]
+                      m=2): # azimuthal order
+    "Ring-averaged amplitude Σ_R |Σ I e^{imφ}| / Σ I (N,) of the m-fold mode in 1-px deprojected rings: ~0 for a smooth disk, larger with m arms or a bar."
+    x = np.asarray(images, np.float32)
+    if x.ndim != 3 or x.shape[1] != x.shape[2]: raise GalnbInputError(f"azimuthal_fourier: images must be (N, H, H); got shape {x.shape}")
+    N, H = x.shape[:2]
+    b = lambda a: np.broadcast_to(np.asarray(a, float), (N,))
+    u, v = _im_disk_coords(b(x0), b(y0), b(q), b(theta), H)
+    R, phi = np.hypot(u, v), np.arctan2(v, u)
+    ok = (R >= b(r_in)[:, None, None].astype(np.float32)) & (R < b(r_out)[:, None, None].astype(np.float32))
+    n_ring = int(np.ceil(R.max())) + 1
+    ring = (np.arange(N)[:, None, None] * n_ring + R.astype(int))[ok]                 # rings per galaxy, one bincount for all
+    I = np.maximum(x, 0)[ok]
+    sums = [np.bincount(ring, w, minlength=N * n_ring).reshape(N, n_ring) for w in (I, I * np.cos(m * phi[ok]), I * np.sin(m * phi[ok]))]
+    return np.hypot(sums[1], sums[2]).sum(1) / np.maximum(sums[0].sum(1), 1e-30)
+
+# %% ../nbs/06a_mock_images.ipynb #94cd8151
+def _im_bar_unit(x0, y0, q, theta, bar_angle, length, bar_q, size):
+    "Unit-flux bars (N, size, size): Gaussian (Sérsic n = ½) ellipses in the disk plane, σ = `length` [px] along `bar_angle`."
+    u, v = _im_disk_coords(x0, y0, q, theta, size)
+    col = lambda a: np.asarray(a, np.float32)[:, None, None]
+    ca, sa = col(np.cos(bar_angle)), col(np.sin(bar_angle))
+    a = col(np.maximum(length, 0.7)); b = col(np.maximum(length * bar_q, 0.5))
+    img = np.exp(-0.5 * (((u * ca + v * sa) / a) ** 2 + ((v * ca - u * sa) / b) ** 2))
+    return img / img.sum((1, 2), keepdims=True)
+
+def _im_clump_unit(x0, y0, q, theta, r_disk, n_clumps, sigma, uni, size):
+    "Unit-flux sums of `n_clumps` Gaussian clumps (σ = `sigma` px) placed on the exponential disk with uniforms `uni` (N, K, 4)."
+    N, K = uni.shape[:2]
+    R = r_disk[:, None] / 1.6783 * np.minimum(-np.log(uni[..., 0] * uni[..., 1] + 1e-12), 4.)   # Gamma(2): the disk's light profile
+    phi = 2 * np.pi * uni[..., 2]
+    xp, yp = R * np.cos(phi), R * np.sin(phi) * q[:, None]                          # disk plane → sky, along/across the major axis
+    c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    cx, cy = (np.clip(a, 0, size - 1) for a in (x0[:, None] + xp * c - yp * s, y0[:, None] + xp * s + yp * c))   # kept in the cutout
+    wt = np.where(np.arange(K)[None] < n_clumps[:, None], 0.5 + uni[..., 3], 0.)
+    wt /= np.maximum(wt.sum(1, keepdims=True), 1e-12)
+    pix = np.arange(size, dtype=np.float32)
+    sg = np.maximum(sigma, 0.5)[:, None, None]
+    gx = np.exp(-0.5 * ((pix[None, None] - cx[..., None]) / sg) ** 2); gx /= gx.sum(-1, keepdims=True)    # (N, K, W)
+    gy = np.exp(-0.5 * ((pix[None, None] - cy[..., None]) / sg) ** 2); gy /= gy.sum(-1, keepdims=True)    # (N, K, H)
+    return np.matmul((gy * wt[..., None]).transpose(0, 2, 1), gx).astype(np.float32)
+
+def _im_dust_transmission(x0, y0, q, theta, r_disk, tau_v, size):
+    "Transmission (N, 3, size, size) of a dust lane along the major axis: τ_b = τ_V (λ_b/5500 Å)⁻¹, Gaussian across, fading along."
+    u, v = _im_disk_coords(x0, y0, q, theta, size)
+    col = lambda a: np.asarray(a, np.float32)[:, None, None]
+    h = col(np.maximum(0.06 * r_disk, 0.7))                                      # lane half-width on the sky [px]
+    tau = col(tau_v) * np.exp(-0.5 * (v * col(q) / h) ** 2 - (u / col(1.5 * r_disk)) ** 2)
+    rel = (_IM_LEFF / 5500.) ** -1.
+    return np.exp(-tau[:, None] * rel.astype(np.float32)[None, :, None, None])
+
 # %% ../nbs/06a_mock_images.ipynb #0087
 _IM_BLOCK = 32   # galaxies rendered together (a cache-friendly block); also the unit of the noise streams
 
@@ -427,18 +584,57 @@ def _im_neighbour_ft(t, H, W):
     out[has] = shape * phase * np.sinc(kx) * np.sinc(ky)
     return out
 
-def _im_noise(seed, start, stop, H, W):
-    "Standard-normal noise (stop−start, 3, H, W) float32 for galaxies start…stop−1, from per-block streams."
+def _im_block_draws(seed, stream, start, stop, shape, draw):
+    "Draws (stop−start, *shape) for galaxies start…stop−1 from per-block streams `default_rng([seed, stream, block])`: chunking-proof."
     parts = []
     for b in range(start // _IM_BLOCK, (stop - 1) // _IM_BLOCK + 1):
-        z = np.random.default_rng([int(seed), 1, b]).standard_normal((_IM_BLOCK, 3, H, W), dtype=np.float32)
+        z = draw(np.random.default_rng([int(seed), stream, b]), (_IM_BLOCK, *shape))
         lo, hi = max(start - b * _IM_BLOCK, 0), min(stop - b * _IM_BLOCK, _IM_BLOCK)
         parts.append(z[lo:hi])
     return np.concatenate(parts)
 
+def _im_noise(seed, start, stop, H, W):
+    "Standard-normal noise (stop−start, 3, H, W) float32 for galaxies start…stop−1, from per-block streams."
+    return _im_block_draws(seed, 1, start, stop, (3, H, W), lambda g, s: g.standard_normal(s, dtype=np.float32))
+
+# %% ../nbs/06a_mock_images.ipynb #164f0823
+def _im_structured(b, seed, start, size, pix):
+    "Noiseless, unconvolved g,r,z images (len(b), 3, size, size) float32 [nmgy] of truth rows `b`: bulge, disk with bar and arms, clumps, dust."
+    g = lambda c: np.asarray(b[c], float)
+    N, xc, yc, th, q = len(b), g('x_center'), g('y_center'), g('orientation'), g('axis_ratio')
+    f_bulge, f_disk, _, _ = _im_fluxes(g('redshift'), g('log_mass'), g('log_ssfr'), g('ew_oiii'), g('bulge_frac'))
+    r_disk = g('r_disk_arcsec') / pix
+    disk = _im_sersic_unit(xc, yc, r_disk, np.ones(N), q, th, size)
+    arms = np.zeros_like(disk)
+    bar, bf = g('has_bar').astype(bool), g('bar_frac')[:, None, None].astype(np.float32)
+    a = g('n_arms') > 0
+    if a.any():
+        r_in = np.maximum(r_disk / 1.6783, 2 * g('bar_length_arcsec') / pix)[a]   # arms start at the bar's ends
+        mod = arm_modulation(xc[a], yc[a], r_disk[a], q[a], th[a], g('n_arms')[a], g('pitch_angle')[a], g('arm_phase')[a],
+                             g('arm_winding')[a], r_in, size)
+        arms[a] = (1 - bf[a]) * disk[a] * mod
+    if bar.any():
+        disk[bar] = (1 - bf[bar]) * disk[bar] + bf[bar] * _im_bar_unit(xc[bar], yc[bar], q[bar], th[bar], g('bar_angle')[bar],
+                                                                        g('bar_length_arcsec')[bar] / pix, g('bar_axis_ratio')[bar], size)
+    amp = (g('arm_contrast')[:, None] * (1 + g('arm_colour')[:, None] * np.array([1., 0., -0.5]))).astype(np.float32)   # bluer arms
+    cf = g('clump_frac')
+    f_clump = cf[:, None] * f_disk[:, 1:2] * _im_grid_at(g('redshift'))[1] / _im_grid_at(g('redshift'))[1][:, 1:2]   # young-star colours
+    f_clump = np.minimum(f_clump, 0.8 * f_disk)
+    img = (f_disk - f_clump).astype(np.float32)[:, :, None, None] * (disk[:, None] + amp[:, :, None, None] * arms[:, None])
+    if (f_bulge > 0).any():
+        img += f_bulge.astype(np.float32)[:, :, None, None] * _im_sersic_unit(xc, yc, g('r_bulge_arcsec') / pix, np.full(N, 4.), g('axis_ratio_bulge'), th, size)[:, None]
+    c = cf > 0
+    uni = _im_block_draws(seed, 2, start, start + N, (_IM_MAX_CLUMPS, 4), lambda r, s: r.uniform(size=s))
+    if c.any():
+        img[c] += f_clump[c].astype(np.float32)[:, :, None, None] * _im_clump_unit(xc[c], yc[c], q[c], th[c], r_disk[c], g('n_clumps')[c],
+                                                                                    g('clump_size_arcsec')[c] / pix, uni[c], size)[:, None]
+    d = g('dust_lane').astype(bool)
+    if d.any(): img[d] *= _im_dust_transmission(xc[d], yc[d], q[d], th[d], r_disk[d], g('dust_tau_v')[d], size)
+    return img
+
 # %% ../nbs/06a_mock_images.ipynb #be09050e
 def _im_render(t, # truth rows of one chunk (`mock_image_truth` output, a slice)
-               seed, # survey seed (for the noise streams)
+               seed, # survey seed (for the noise and clump streams)
                start, # survey index of the first row
                cfg, # image-mock settings
                out=None): # (len(t), 3, size, size) float32 array to fill; None: a new one
@@ -454,12 +650,7 @@ def _im_render(t, # truth rows of one chunk (`mock_image_truth` output, a slice)
         for s in blocks:
             b = t[s:s + _IM_BLOCK]
             g = lambda c: np.asarray(b[c], float)
-            f_bulge, f_disk, _, _ = _im_fluxes(g('redshift'), g('log_mass'), g('log_ssfr'), g('ew_oiii'), g('bulge_frac'))
-            spec = np.zeros((len(b), 3, size, size // 2 + 1), np.complex64)
-            for f, r, n, q in ((f_disk, 'r_disk_arcsec', 1., 'axis_ratio'), (f_bulge, 'r_bulge_arcsec', 4., 'axis_ratio_bulge')):
-                if not (f > 0).any(): continue
-                unit = _im_sersic_unit(g('x_center'), g('y_center'), g(r) / pix, np.full(len(b), n), g(q), g('orientation'), size)
-                spec += f.astype(np.float32)[:, :, None, None] * sfft.rfft2(unit, workers=workers)[:, None]
+            spec = sfft.rfft2(_im_structured(b, seed, start + s, size, pix), workers=workers)
             if b['has_neighbour'].any():
                 mags = np.stack([g('nb_mag_g'), g('nb_mag_r'), g('nb_mag_z')], 1)
                 nb_flux = np.where(np.asarray(b['has_neighbour'])[:, None], 10 ** ((22.5 - np.nan_to_num(mags, nan=99.)) / 2.5), 0.)
