@@ -53,6 +53,9 @@ class Spectrum:
 # %% ../nbs/00_preprocess.ipynb #bf6e74ab
 def _float_array(x, name, what):
     "`x` as a float64 masked array (NaN/inf masked), or a GalnbInputError saying it is not numbers."
+    if type(x) is np.ndarray and x.dtype.kind == 'f':                  # the readers' case: a plain float column, no copy through np.ma
+        a = x.astype(np.float64, copy=False)
+        return np.ma.MaskedArray(a, mask=~np.isfinite(a))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('error', np.exceptions.ComplexWarning)
@@ -204,6 +207,17 @@ def _dja_columns(cards, path):
         pos += -(-rep//8) if code == 'X' else rep*_TFORM_BYTES[code]
     return out if len(out) == len(DJA_COLUMNS) and pos == v(b'NAXIS1') else None
 
+def _simple_cards(head):
+    "{keyword: value} of a header of plain `KEY = value` cards only, as astropy's `items()` gives them; None for anything else."
+    out = {}
+    for i in range(0, len(head), 80):
+        c = head[i:i + 80]; k = c[:8].rstrip()
+        if k == b'END': return out
+        if c[8:10] != b'= ' or not k or k != k.upper() or k in (b'COMMENT', b'HISTORY', b'CONTINUE', b'HIERARCH'): return None
+        try: out[k.decode('ascii')] = fits_card_value(c)
+        except (ValueError, IndexError): return None
+    return None
+
 def _dja_from_bytes(path):
     "`(columns, units, primary cards, SPEC1D header text, its redshift cards)` straight from a DJA file's bytes; None for anything unusual."
     buf = path.read_bytes()
@@ -219,8 +233,9 @@ def _dja_from_bytes(path):
     except (StopIteration, KeyError, ValueError, TypeError, AttributeError): return None
     rows = np.frombuffer(buf, np.dtype(dict(names=list(cols), formats=[t for _, t, _ in cols.values()],
                                             offsets=[o for o, _, _ in cols.values()], itemsize=fits_card_value(cards[b'NAXIS1']))), nrow, off)
-    prim = fits.Header.fromstring(lay[0][0].decode('ascii'))
-    return ({c: np.array(rows[c]) for c in DJA_COLUMNS}, {c: cols[c][2] for c in DJA_COLUMNS}, dict(prim.items()),
+    prim = _simple_cards(lay[0][0])                                      # a DJA primary header: a handful of plain cards
+    if prim is None: prim = dict(fits.Header.fromstring(lay[0][0].decode('ascii')).items())
+    return ({c: np.array(rows[c]) for c in DJA_COLUMNS}, {c: cols[c][2] for c in DJA_COLUMNS}, prim,
             head.decode('ascii'), zc)
 
 # %% ../nbs/00_preprocess.ipynb #bdb8b997
