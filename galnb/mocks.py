@@ -174,12 +174,12 @@ def dla_transmission(wave, # rest wavelength [Å]
 
 # %% ../nbs/06_mocks.ipynb #0028
 MOCK_LINES = {   # name: vacuum rest wavelength [Å]
-    'Lya': 1215.67, 'CIV': 1549.48, 'HeII': 1640.42, 'CIII]': 1907.71, '[OII]': 3728.48, '[NeIII]': 3869.86,
-    'Hd': 4102.89, 'Hg': 4341.69, '[OIII]4364': 4364.44, 'Hb': 4862.68, '[OIII]4960': 4960.30, '[OIII]5008': 5008.24, 'HeI': 5877.25,
+    'Lya': 1215.67, 'CIV': 1549.48, 'HeII': 1640.42, 'CIII]': 1907.71, 'MgII': 2799.12, '[OII]': 3728.48, '[NeIII]': 3869.86,
+    'H8': 3890.17, '[NeIII]3968': 3968.59, 'Heps': 3971.20, 'Hd': 4102.89, 'Hg': 4341.69, '[OIII]4364': 4364.44, 'Hb': 4862.68, '[OIII]4960': 4960.30, '[OIII]5008': 5008.24, 'HeI': 5877.25,
     '[NII]6550': 6549.86, 'Ha': 6564.61, '[NII]6585': 6585.27, '[SII]6718': 6718.29, '[SII]6733': 6732.67}
 
 # %% ../nbs/06_mocks.ipynb #0029
-_BALMER = {'Ha': 2.86, 'Hb': 1., 'Hg': 0.468, 'Hd': 0.259}      # case B, relative to Hβ
+_BALMER = {'Ha': 2.86, 'Hb': 1., 'Hg': 0.468, 'Hd': 0.259, 'Heps': 0.159, 'H8': 0.105}   # case B, relative to Hβ
 _BROAD = ('Ha', 'Hb', 'Hg', 'Hd')
 _ABS = {'Hd': 1., 'Hg': 0.9, 'Hb': 0.8, 'Ha': 0.5}             # A-star Balmer absorption EWs relative to Hδ
 # the rendered components: (line name, kind) with kind 'n' narrow, 'b' broad, 'a' absorption
@@ -211,9 +211,10 @@ MOCK_POPULATIONS = {
                   params=dict(z=('exp', 9, 14.5), age=('lu', 5, 100), beta=('n', -2.4, 0.2), av=('u', 0, 0.15),
                               ew_hb=('lu', 30, 130), ew_lya=('lu', 0.3, 10), ew_ciii=('lu', 3, 20))),
     'lrd': dict(frac=0.04, desc='Little Red Dots: V-shaped continuum turning over at the Balmer limit, broad Balmer lines', law='smc',
-                params=dict(av=('u', 0., 1.5), t_red=('u', 4000, 6000), beta=('n', -2.0, 0.3), bb=('lu', 1.3, 4.),
-                            lrd_u=('lu', 0.5, 3.), sbb=('u', 0., 0.5), ew_hb=('lu', 20, 100), log_o3hb=('n', 0.9, 0.15),
-                            log_o32=('n', 1.3, 0.2), log_o3aur=('n', -1.2, 0.2), ew_lya=('lu', 0.1, 10), ew_ciii=('lu', 10, 40),
+                params=dict(av=('u', 0., 1.5), t_red=('u', 4000, 6000), beta=('n', -2.1, 0.4), bb=('lu', 1.2, 8.),
+                            lrd_u=('lu', 0.3, 6.), sbb=('u', 0., 0.5), ew_hb=('lu', 20, 100), log_o3hb=('n', 0.75, 0.35),
+                            log_o32=('n', 1.3, 0.2), log_o3aur=('n', -1.5, 0.25), ew_lya=('lu', 0.1, 10), ew_ciii=('lu', 10, 40),
+                            ew_mg2=('lu', 3, 30), lam_bb=('u', 3646, 3900),
                             fwhm_broad=('ln', 2000, 0.12), ew_ha_broad=('lu', 450, 2000), dec_broad=('lu', 8, 30),
                             sn_mu=('c', _LRD_CAL['sn50_z5_med']), sn_sig=('c', _LRD_CAL['sn50_z5_sig']))),
     'blagn': dict(frac=0.03, desc='broad-line AGN: blue power law, broad Balmer lines, high-ionisation UV lines', law='smc',
@@ -237,7 +238,8 @@ _DEFAULT_SPEC = dict(
     log_o32=('n', 0.8, 0.25), log_n2=('n', -1.2, 0.2), log_s2=('n', -1.1, 0.2), ew_lya=('lu', 0.5, 15), ew_ciii=('lu', 2, 10),
     ew_civ=('lu', 0.5, 3), ew_heii=('lu', 0.3, 2), sig_v=('u', 40, 130), fwhm_broad=('c', 0), ew_ha_broad=('c', 0),
     ew_babs=('c', 0), log_nhi=('c', 0), bb=('c', 1), lrd_u=('c', 0), t_red=('c', 0), dec_broad=('c', 0), sbb=('c', 0),
-    log_o3aur=('n', -1.7, 0.15), sn_mu=('c', _DJA_CAL['sn50_z5_med']), sn_sig=('c', _DJA_CAL['sn50_z5_sig']))
+    log_o3aur=('n', -1.7, 0.15), sn_mu=('c', _DJA_CAL['sn50_z5_med']), sn_sig=('c', _DJA_CAL['sn50_z5_sig']),
+    ew_mg2=('c', 0), lam_bb=('c', 3646.))
 _CONFIG_KEYS = ('fractions', 'sn_min', 'sn50', 'r_scale', 'noise', 'id_prefix')
 
 def _draw(spec, n, rng):
@@ -303,7 +305,8 @@ def _continuum(P, lam, dust=True, dla=True):
     if len(lrd):                                        # Little Red Dots: reddened red component + blue component
         L, q = lam[lrd], {k: P[k][lrd, None] for k in ('t_red', 'ebv_red', 'bb', 'lrd_u', 'beta')}
         att = 10**(-0.4*_dust_k(np.ones(len(lrd), int), L)*q['ebv_red']) if dust else 1.
-        red = _planck_shape(L, q['t_red'])*((1 - t1[lrd])/q['bb'] + t1[lrd])*att
+        tb = 0.5*(1 + np.tanh(np.log(L/P['lam_bb'][lrd, None])/0.012))   # the break, at λ_b ≥ 3646 Å (see above)
+        red = _planck_shape(L, q['t_red'])*((1 - tb)/q['bb'] + tb)*att
         red37 = _planck_shape(np.array([3700.]), q['t_red'])*(10**(-0.4*_dust_k(np.ones(len(lrd), int), np.array([3700.]))*q['ebv_red']) if dust else 1.)
         blue = np.exp(q['beta']*ll[lrd])
         # the AGN's UV Fe II bump: blended Fe II emission, flat in f_λ over 2250–3500 Å, relative to the blue part at 2800 Å
@@ -331,10 +334,11 @@ def _line_fluxes(P):
     ha0 = 2.86*hb0
     intr = {'Hb': hb0, 'Ha': ha0, 'Hg': 0.468*hb0, 'Hd': 0.259*hb0, '[OIII]5008': o3*hb0, '[OIII]4960': o3*hb0/2.98,
             '[OII]': o3*hb0/10**P['log_o32'], '[OIII]4364': o3*hb0*10**P['log_o3aur'], '[NeIII]': 0.075*o3*hb0, 'HeI': 0.11*hb0,
+            'Heps': 0.159*hb0, 'H8': 0.105*hb0, '[NeIII]3968': 0.301*0.075*o3*hb0,
             '[NII]6585': 10**P['log_n2']*ha0, '[NII]6550': 10**P['log_n2']*ha0/3.05,
             '[SII]6718': 0.57*10**P['log_s2']*ha0, '[SII]6733': 0.43*10**P['log_s2']*ha0}
     for k, f0 in intr.items(): F[:, idx[(k, 'n')]] = f0*att(k, e_neb)
-    for k, p in (('Lya', 'ew_lya'), ('CIV', 'ew_civ'), ('HeII', 'ew_heii'), ('CIII]', 'ew_ciii')):
+    for k, p in (('Lya', 'ew_lya'), ('CIV', 'ew_civ'), ('HeII', 'ew_heii'), ('CIII]', 'ew_ciii'), ('MgII', 'ew_mg2')):
         F[:, idx[(k, 'n')]] = P[p]*C[:, idx[(k, 'n')]]
     fb = P['ew_ha_broad']*C[:, idx[('Ha', 'b')]]
     kb = lambda k: _dust_k(np.ones(n, int), np.array([MOCK_LINES[k]]))[:, 0]
