@@ -510,10 +510,12 @@ DEMO_MINIMA = dict(n_red_spirals=0, n_green_peas=0)                # every other
 
 MOCK_CAVEATS = [
     'Real DJA spectra can still be told from mock ones: a classifier separates real Little Red Dots from mock ones with '
-    'ROC AUC about 0.8 (0.5 would be indistinguishable; `galnb bench realism`), so numbers on the mock are a guide, not a forecast.',
+    'ROC AUC about 0.6–0.7 (0.5 would be indistinguishable; `galnb bench realism`; 40 real spectra, so the figure is noisy), '
+    'so numbers on the mock are a guide, not a forecast.',
     'The mock IGM follows Inoue et al. (2014) and mock S/N is drawn to match the DJA v3 selection (below 1 included); '
     'artefacts of real msaexp products (bad pixels, masked stretches, slit-loss colour terms) are only partly modelled.',
-    'Mock galaxy images are Sérsic bulges and discs with a Moffat PSF, sky noise and neighbours: no dust lanes, spiral arms or bars.',
+    'Mock galaxy images are Sérsic bulges and discs with spiral arms, bars, dust lanes and star-forming clumps, a per-band PSF '
+    'and depth like DR10, sky noise and neighbours; the Red Spirals\' arms are faint at the cutouts\' stretch.',
     'Red Spirals and Green Peas follow the same recipe as the other mock galaxies with different parameters; real anomalies are '
     'more varied, and real images have artefacts (satellite trails, ghosts, saturated stars) that the mock does not.',
     'Properties are known exactly in the mock; catalogue masses and SFRs are simulated with per-galaxy errors.']
