@@ -299,7 +299,7 @@ def _read_dja_chunk(paths, backend='bytes'):
 
 def read_dja_spectra(paths, # DJA spectrum files
                      on_error='raise', # 'raise': stop at the first bad file; 'skip': warn, list it and go on
-                     n_workers=None, # processes; None: one per 1,000 files, at most one per core (in-process below 2,000)
+                     n_workers=None, # processes; None: one per 10,000 files, at most one per core (in-process below 20,000: a worker costs ~1 s to start)
                      progress=None, # progress bar on stderr; None: only on a terminal
                      backend='bytes', # see `read_dja_spectrum`
                     ) -> list:
@@ -307,7 +307,7 @@ def read_dja_spectra(paths, # DJA spectrum files
     if on_error not in ('raise', 'skip'): raise GalnbInputError(f"read_dja_spectra: on_error must be 'raise' or 'skip', not {on_error!r}")
     _check_backend(backend)
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    nw = n_workers_for(n_workers, len(paths), 1000, 'read_dja_spectra')
+    nw = n_workers_for(n_workers, len(paths), 10000, 'read_dja_spectra')
     out, bad = [], []
     read = functools.partial(_read_dja_chunk, backend=backend)
     with contextlib.closing(ordered_map(read, chunked(paths, nw), nw, progress, 'DJA spectra')) as results:
