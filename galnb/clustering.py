@@ -231,7 +231,8 @@ def _run_selection(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progr
 def _select_on_subsample(X, ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, subsample, gmm_kwargs, reference=False):
     "`select_gmm` on a seeded subsample, then the chosen mixture refitted on all of X from the chosen restart (warm start)."
     idx = np.sort(np.random.default_rng([int(seed), 20]).choice(len(X), subsample, replace=False))   # own stream
-    s = _run_selection(X[idx], ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs, X_ic=X, reference=reference)   # BIC/ICL scale with N: on all
+    X_ic = X if criterion in ('bic', 'icl') else None     # BIC/ICL scale with N: on all points when they choose, else on the subsample
+    s = _run_selection(X[idx], ks, n_trials, seed, n_jobs, criterion, silhouette_n, progress, gmm_kwargs, X_ic=X_ic, reference=reference)
     b = s.best
     kw = {k: v for k, v in gmm_kwargs.items() if k not in ('init_params', 'n_init')}
     with threadpool_limits(1):
