@@ -23,3 +23,12 @@ def root(): return ROOT
 def shared_data():
     if not SHARED_DATA.is_dir(): pytest.skip(f'real survey data not present at {SHARED_DATA} (developers and CI only)')
     return SHARED_DATA
+
+@pytest.fixture(scope='session')
+def lrd_real(shared_data):
+    "The real DJA Little Red Dots as `spectra_realism` takes them: {'lrd': (files, redshifts)}."
+    from astropy.table import Table
+    d = shared_data/'dja_lrd_prism'
+    if not d.is_dir(): pytest.skip(f'{d} not present: the real-LRD comparison needs ../shared/data')
+    cat = Table.read(d/'catalog.csv', format='ascii.csv')
+    return {'lrd': ([d/f for f in cat['file']], cat['z'])}

@@ -59,13 +59,6 @@ def test_lrd_draw_is_deterministic():
     c, _ = mock_spectra(40, seed=4, fractions={'lrd': 1})
     assert not np.array_equal(a[0].flux, c[0].flux, equal_nan=True)
 
-@pytest.fixture(scope='module')
-def lrd_real(shared_data):
-    d = shared_data/'dja_lrd_prism'
-    if not d.is_dir(): pytest.skip(f'{d} not present: the real-LRD comparison needs ../shared/data')
-    cat = Table.read(d/'catalog.csv', format='ascii.csv')
-    return {'lrd': ([d/f for f in cat['file']], cat['z'])}
-
 def test_mock_lrds_close_to_real(lrd_real):
     # measured 0.66 / 0.64 (logistic / trees) at n_mock=300, seed 7; the AUC scatters by ≈ ±0.05 with 37 real spectra
     t = spectra_realism(lrd_real, n_mock=300, seed=7)

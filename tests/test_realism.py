@@ -11,13 +11,6 @@ from galnb.mocks import (mock_spectra, spectra_realism, survey_quantities, dja_t
 from galnb.core import GalnbInputError
 
 @pytest.fixture(scope='module')
-def lrd_real(shared_data):
-    d = shared_data/'dja_lrd_prism'
-    if not d.is_dir(): pytest.skip(f'{d} not present')
-    cat = Table.read(d/'catalog.csv', format='ascii.csv')
-    return {'lrd': ([d/f for f in cat['file']], cat['z'])}
-
-@pytest.fixture(scope='module')
 def dja_table(shared_data):
     p = shared_data/'dja_v3_prism_selection.csv'
     if not p.is_file(): pytest.skip(f'{p} not present')
