@@ -7,7 +7,6 @@ de Graaff et al. 2025); case-B Hε/Hβ = 0.159 (Storey & Hummer 1995); [Ne III] 
 """
 import numpy as np
 import pytest
-from astropy.table import Table
 from galnb.mocks import MOCK_LINES, mock_params, mock_spectra, mock_truth, rest_frame_model, spectra_realism
 from galnb.mocks import _COMPONENTS
 
