@@ -407,9 +407,9 @@ def bench_rebin(n_spectra=2000, # mock DJA PRISM spectra resampled by galnb, all
 # %% ../nbs/05_benchmarks.ipynb #8296404a
 def _rebin_report(r):
     "The results of `bench_rebin` as a table and a few lines of text."
-    rows = [(f"galnb rebin_flux, one batch call", r['n_threads'], r['n_spectra'], _fmt_time(r['galnb_s_per_spectrum']),
+    rows = [("galnb rebin_flux, one batch call", r['n_threads'], r['n_spectra'], _fmt_time(r['galnb_s_per_spectrum']),
              f"{r['galnb_spectra_per_s']:,.0f}", f"{r['ratio']:,.0f}×"),
-            (f"galnb rebin_flux, one batch call", 1, r['n_spectra'], _fmt_time(r['galnb_1thread_s_per_spectrum']),
+            ("galnb rebin_flux, one batch call", 1, r['n_spectra'], _fmt_time(r['galnb_1thread_s_per_spectrum']),
              f"{r['galnb_1thread_spectra_per_s']:,.0f}", f"{r['ratio_1thread']:,.0f}×"),
             ("specutils FluxConservingResampler, per spectrum", 1, r['n_baseline'], _fmt_time(r['specutils_s_per_spectrum']),
              f"{r['specutils_spectra_per_s']:,.1f}", "1×")]

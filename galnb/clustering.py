@@ -5,14 +5,14 @@
 # %% ../nbs/03_clustering.ipynb #0001
 from __future__ import annotations
 import math, sys, time, warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import numba
 import numpy as np
 import matplotlib.pyplot as plt
 from astropy.table import Table
 from joblib import Parallel, delayed, parallel_config
 from sklearn.cluster import HDBSCAN
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 from .preprocess import SpectraSet, inverse_asinh

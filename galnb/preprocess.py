@@ -194,7 +194,7 @@ class _LazyHeader(fits.Header):
 
 _TFORM_BYTES = dict(L=1, B=1, I=2, J=4, K=8, A=1, E=4, D=8, C=8, M=16, P=8, Q=16)
 
-def _dja_columns(cards, path):
+def _dja_columns(cards):
     "{column: (byte offset in a row, dtype, unit)} of the DJA columns in a SPEC1D table's cards; None when astropy should read it."
     v = lambda k: fits_card_value(cards[k])
     pos, out = 0, {}
@@ -227,7 +227,7 @@ def _dja_from_bytes(path):
         name = lambda c: fits_card_value(c[b'EXTNAME']).strip().upper() if b'EXTNAME' in c else ''
         head, cards, off, nbytes = next(h for h in lay[1:] if name(h[1]) == 'SPEC1D')
         if fits_card_value(cards[b'XTENSION']).strip() != 'BINTABLE': return None
-        cols, nrow = _dja_columns(cards, path), fits_card_value(cards[b'NAXIS2'])
+        cols, nrow = _dja_columns(cards), fits_card_value(cards[b'NAXIS2'])
         if cols is None: return None
         zc = {c: fits_card_value(cards[c.encode()]) for c in _Z_CARDS if c.encode() in cards}
     except (StopIteration, KeyError, ValueError, TypeError, AttributeError): return None
