@@ -22,10 +22,11 @@ from .mocks import prism_resolution
 
 # %% auto #0
 __all__ = ['SUBSAMPLE_AUTO', 'UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'BROAD_WINDOWS',
-           'BROAD_FWHM_GRID', 'LABEL_RULES', 'LINES', 'LINE_NAMES', 'umap_embed', 'GMMSelection', 'select_gmm',
-           'density_clusters', 'multi_members', 'Composites', 'composites', 'linear_flam', 'broad_balmer',
-           'spectral_features', 'measure_features', 'apply_rules', 'label_clusters', 'place', 'population_recovery',
-           'plot_composites']
+           'BROAD_FWHM_GRID', 'LINE_INDEX_WINDOWS', 'CONTINUUM_INDEX_WINDOWS', 'REPRESENTATIONS', 'LABEL_RULES',
+           'LINES', 'LINE_NAMES', 'umap_embed', 'GMMSelection', 'select_gmm', 'density_clusters', 'refine_clusters',
+           'multi_members', 'Composites', 'composites', 'linear_flam', 'broad_balmer', 'spectral_features',
+           'measure_features', 'line_indices', 'Representation', 'fit_representation', 'apply_rules', 'label_clusters',
+           'place', 'population_recovery', 'plot_composites']
 
 # %% ../nbs/03_clustering.ipynb #0006
 def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
@@ -251,6 +252,40 @@ def density_clusters(X, # (N, d) points
     lab = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, copy=True, **hdbscan_kwargs).fit_predict(X)
     return lab, float(np.mean(lab < 0))
 
+# %% ../nbs/03_clustering.ipynb #56e45c38
+def _best_split(X, ks, n_trials, seed):
+    "The silhouette-chosen mixture on X's own UMAP map (`GMMSelection`)."
+    return select_gmm(umap_embed(X, seed=seed, progress=False)[0], ks=ks, n_trials=n_trials, seed=seed, n_jobs=1)
+
+def refine_clusters(X, # (N, d) the points that were clustered (the representation, not the 2-d map)
+                    labels, # (N,) their clusters
+                    min_frac=0.08, # examine clusters holding at least this fraction of the points
+                    margin=0.05, # split when the cluster's silhouette beats its Gaussian null's by this much
+                    ks=range(2, 7), # numbers of pieces tried
+                    n_trials=5, # restarts per k
+                    depth=2, # rounds: pieces of a split cluster are examined again
+                    seed=0):
+    "Split large clusters whose own UMAP map shows more structure than a Gaussian of the same shape: (labels 0…K−1, Table of what was examined)."
+    X = _check_points(X, 'refine_clusters'); lab = np.asarray(labels).copy()
+    if lab.shape != (len(X),): raise GalnbInputError(f"refine_clusters: {lab.shape} labels for {len(X)} points")
+    rng, rows, done = np.random.default_rng([int(seed), 30]), [], set()
+    for level in range(depth):
+        nxt = lab.max() + 1
+        for c in np.unique(lab):
+            m = np.flatnonzero(lab == c)
+            if c in done or len(m) < max(min_frac*len(X), 4*max(ks)): continue
+            done.add(c)
+            s = _best_split(X[m], ks, n_trials, seed)
+            null = rng.multivariate_normal(X[m].mean(0), np.atleast_2d(np.cov(X[m].T)), len(m), method='eigh')
+            s0 = _best_split(null, ks, n_trials, seed)
+            split = s.silhouette >= s0.silhouette + margin
+            rows.append((level, int(c), len(m), int(s.k), float(s.silhouette), float(s0.silhouette), bool(split)))
+            if not split: continue
+            for piece in np.unique(s.labels)[1:]: lab[m[s.labels == piece]] = nxt; nxt += 1
+    examined = Table(rows=rows, names=('level', 'cluster', 'n', 'k', 'silhouette', 'null_silhouette', 'split'),
+                     dtype=(int, int, int, int, float, float, bool))
+    return _canonical(lab), examined
+
 # %% ../nbs/03_clustering.ipynb #0023
 def multi_members(proba, # (N, K) membership probabilities (e.g. `gmm.predict_proba(X)`)
                   p_min=0.2, # a spectrum belongs to every cluster where p ≥ p_min
@@ -471,6 +506,96 @@ def measure_features(sset:SpectraSet): # spectra, as preprocessed by galnb
     t = spectral_features(sset.wave, linear_flam(sset), sset.mask, sset.meta['z'] if 'z' in sset.meta.colnames else None)
     if 'id' in sset.meta.colnames: t.add_column(sset.meta['id'], index=0)
     return t
+
+# %% ../nbs/03_clustering.ipynb #323524ad
+# name: (line window, blue continuum window or None, red continuum window) [Å, rest frame]
+LINE_INDEX_WINDOWS = {
+    'lya': ((1205., 1235.), None, (1250., 1290.)), 'civ': ((1535., 1565.), (1490., 1520.), (1580., 1620.)),
+    'heii': ((1630., 1650.), (1580., 1620.), (1660., 1700.)), 'ciii': ((1895., 1925.), (1840., 1880.), (1940., 1980.)),
+    'mgii': ((2780., 2820.), (2700., 2760.), (2840., 2900.)), 'oii': ((3710., 3745.), (3620., 3690.), (3760., 3830.)),
+    'neiii': ((3855., 3885.), (3760., 3830.), (4000., 4060.)), 'hd': ((4090., 4115.), (4000., 4060.), (4140., 4200.)),
+    'hg': ((4325., 4355.), (4140., 4200.), (4400., 4600.)), 'hb': ((4850., 4875.), (4400., 4600.), (5100., 5300.)),
+    'oiii': ((4945., 5020.), (4400., 4600.), (5100., 5300.)), 'hei': ((5865., 5890.), (5700., 5820.), (5950., 6150.)),
+    'ha': ((6545., 6585.), (6150., 6350.), (6800., 7000.)), 'ha_blue_wing': ((6440., 6520.), (6150., 6350.), (6800., 7000.)),
+    'ha_red_wing': ((6610., 6690.), (6150., 6350.), (6800., 7000.)), 'sii': ((6705., 6740.), (6150., 6350.), (6800., 7000.))}
+CONTINUUM_INDEX_WINDOWS = {'c1330': (1300., 1360.), 'c1460': (1430., 1490.), 'c1760': (1700., 1820.), 'c2050': (1980., 2120.),
+                           'c2490': (2400., 2580.), 'c3200': (3000., 3400.), 'c3590': (3550., 3630.), 'c4200': (4150., 4250.),
+                           'c4500': (4400., 4600.), 'c5250': (5100., 5400.), 'c5650': (5500., 5800.), 'c6150': (6000., 6300.),
+                           'c7300': (7000., 7600.)}
+
+def _window_means(x, valid, wave, window, min_frac=0.6):
+    "(N,) mean of the valid bins of x in a rest-frame window; NaN where fewer than `min_frac` of its bins are valid."
+    s = (wave >= window[0]) & (wave <= window[1])
+    if not s.any(): return np.full(len(x), np.nan)
+    v = valid[:, s]; n = v.sum(1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.where(n >= min_frac*s.sum(), (np.where(v, x[:, s], 0.)).sum(1)/n, np.nan)
+
+def line_indices(sset:SpectraSet): # preprocessed spectra (arcsinh-stretched, normalised at 1500 Å)
+    "Line indices, continuum levels, Balmer break, optical slope and Lyα break of every spectrum: ((N, 34) array, NaN = not covered; names)."
+    x, v, w = sset.flux.astype(np.float64), sset.mask, sset.wave
+    wm = lambda win: _window_means(x, v, w, win)
+    cols = {}
+    for name, (line, blue, red) in LINE_INDEX_WINDOWS.items():
+        sides = np.stack([wm(s) for s in (blue, red) if s is not None], 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)             # both sides uncovered: NaN, as it should be
+            cols[name] = wm(line) - np.nanmean(sides, 1)
+    cont = {name: wm(win) for name, win in CONTINUUM_INDEX_WINDOWS.items()}
+    cols.update(cont)
+    cols['balmer_break'] = cont['c4200'] - cont['c3590']
+    cols['optical_slope'] = cont['c6150'] - cont['c4500']
+    cols['lya_break'] = wm((1250., 1290.)) - wm((1080., 1180.))
+    return np.stack(list(cols.values()), 1), list(cols)
+
+# %% ../nbs/03_clustering.ipynb #af94d74b
+REPRESENTATIONS = ('latents', 'latents+lines')
+
+@dataclass
+class Representation:
+    "How a run turns VAE latents (and the spectra) into the points it clusters; `rep(latents, sset)` applies it."
+    kind: str = 'latents'                  # 'latents' (the paper's) or 'latents+lines' (galnb's)
+    latent_mean: np.ndarray = None         # (k,) standardisation of the latents ('latents+lines')
+    latent_std: np.ndarray = None
+    line_center: np.ndarray = None         # (n,) robust centre and scale of each line index
+    line_scale: np.ndarray = None
+    line_weight: float = 1.                # weight of the indices block
+
+    def __call__(self, latents, sset:SpectraSet=None):
+        lat = np.asarray(latents, np.float64)
+        if self.kind == 'latents': return lat
+        if sset is None or len(sset) != len(lat):
+            raise GalnbInputError(f"Representation('{self.kind}'): needs the spectra beside their latents "
+                                  f"({len(lat)} latents, {None if sset is None else len(sset)} spectra)")
+        F = line_indices(sset)[0]
+        Z = np.clip(np.nan_to_num((F - self.line_center)/self.line_scale, nan=0.), -10., 10.)
+        return np.hstack([(lat - self.latent_mean)/self.latent_std, self.line_weight*Z])
+
+    def to_dict(self):
+        "The representation as plain JSON-ready values."
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, d:dict):
+        "A representation from `to_dict`'s values."
+        return cls(**{k: (np.asarray(v, np.float64) if isinstance(v, list) else v) for k, v in d.items()})
+
+def fit_representation(latents, # (N, k) latents of the survey
+                       sset:SpectraSet, # the survey's spectra, in the same order
+                       kind='latents+lines'): # one of `REPRESENTATIONS`
+    "Fit a `Representation` on a survey: returns (representation, the survey's points)."
+    if kind not in REPRESENTATIONS: raise GalnbInputError(f"representation must be one of {REPRESENTATIONS}, not {kind!r}")
+    lat = _check_points(latents, 'fit_representation')
+    if kind == 'latents': return Representation(), lat
+    if len(sset) != len(lat): raise GalnbInputError(f"fit_representation: {len(lat)} latents for {len(sset)} spectra")
+    F = line_indices(sset)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)                 # an index no spectrum covers: centre 0, scale 1
+        c = np.nanmedian(F, 0); s = 1.4826*np.nanmedian(np.abs(F - c), 0)
+    sd = lat.std(0)
+    rep = Representation(kind, lat.mean(0), np.where(sd > 0, sd, 1.), np.nan_to_num(c),
+                         np.where(np.isfinite(s) & (s > 0), s, 1.), float(np.sqrt(lat.shape[1]/F.shape[1])))
+    return rep, rep(lat, sset)
 
 # %% ../nbs/03_clustering.ipynb #0038
 def _lt(a, b): return np.nan_to_num(np.asarray(a, float), nan=np.inf) < b
