@@ -428,30 +428,39 @@ def sersic_images(flux, # (N,) total flux of each profile (any unit; the images 
 
 # %% ../nbs/06a_mock_images.ipynb #0082
 _IM_PSF_STEP = 0.02   # px: FWHM lattice of the PSF table
+_IM_PSF_MAX_BYTES = 2 ** 28   # largest cached lattice (256 MB: FWHMs spanning 160 px at 128×128)
 
 def _im_workers(): return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+
+def _im_psf_lattice(j, H, W, beta):
+    "Moffat OTFs (len(j), H, W//2+1) float32 at FWHMs j × `_IM_PSF_STEP` [px], each normalised to unit sum."
+    import scipy.fft as sfft
+    a = _im_moffat_alpha(np.asarray(j, float) * _IM_PSF_STEP, beta)[:, None, None]
+    yy = np.fft.fftfreq(H, 1 / H)[None, :, None]; xx = np.fft.fftfreq(W, 1 / W)[None, None, :]   # periodic offsets
+    psf = (1 + (xx ** 2 + yy ** 2) / a ** 2) ** -beta
+    psf /= psf.sum((1, 2), keepdims=True)
+    return sfft.rfft2(psf, workers=_im_workers()).real.astype(np.float32)
 
 def _im_psf_otf(fwhm_px, # (...) PSF FWHM [px]
                 H, W, beta=3.5):
     "Moffat optical transfer functions (..., H, W//2+1) float32 for the given FWHMs, from a cached lattice."
-    import scipy.fft as sfft
     fwhm_px = np.asarray(fwhm_px, float)
     k = fwhm_px / _IM_PSF_STEP
     i = np.floor(k).astype(int)
-    table = _IM_CACHE.setdefault(('psf', H, W, float(beta)), {})
-    need = sorted(set(np.unique(i).tolist()) | set((np.unique(i) + 1).tolist()) - set(table))
-    if need:
-        fw = np.array(need, float) * _IM_PSF_STEP
-        a = _im_moffat_alpha(fw, beta)[:, None, None]
-        yy = np.fft.fftfreq(H, 1 / H)[None, :, None]; xx = np.fft.fftfreq(W, 1 / W)[None, None, :]   # periodic offsets
-        psf = (1 + (xx ** 2 + yy ** 2) / a ** 2) ** -beta
-        psf /= psf.sum((1, 2), keepdims=True)
-        otf = sfft.rfft2(psf, workers=_im_workers()).real.astype(np.float32)
-        table.update(zip(need, otf))
-    keys = np.unique(np.concatenate([i.ravel(), i.ravel() + 1]))
-    tab = np.stack([table[j] for j in keys.tolist()])
-    lo, hi = tab[np.searchsorted(keys, i)], tab[np.searchsorted(keys, i + 1)]
-    hi -= lo; hi *= (k - i).astype(np.float32)[..., None, None]; hi += lo
+    w = (k - i).astype(np.float32)[..., None, None]   # interpolation weight of the upper entry
+    key, size = ('psf', H, W, float(beta)), H * (W // 2 + 1) * 4
+    j0, tab = _IM_CACHE.get(key, (int(i.min()), np.zeros((0, H, W // 2 + 1), np.float32)))
+    lo, hi = min(int(i.min()), j0), max(int(i.max()) + 2, j0 + len(tab))   # one contiguous lattice, grown when a FWHM falls outside
+    if (hi - lo) * size > _IM_PSF_MAX_BYTES:          # an unusual spread of FWHMs: only this call's entries, not cached
+        keys = np.unique(np.concatenate([i.ravel(), i.ravel() + 1]))
+        j0, tab, i = 0, _im_psf_lattice(keys, H, W, beta), np.searchsorted(keys, i)   # keys hold i and i + 1 side by side
+    elif (lo, hi) != (j0, j0 + len(tab)):
+        parts = [_im_psf_lattice(np.arange(a, b), H, W, beta) if b > a else tab[:0] for a, b in ((lo, j0), (j0 + len(tab), hi))]
+        tab = np.concatenate([parts[0], tab, parts[1]])
+        j0 = lo
+        _IM_CACHE[key] = j0, tab
+    lo, hi = tab[i - j0], tab[i + 1 - j0]          # the two neighbouring lattice entries, gathered directly
+    hi -= lo; hi *= w; hi += lo
     return hi
 
 # %% ../nbs/06a_mock_images.ipynb #0083

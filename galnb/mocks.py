@@ -212,7 +212,7 @@ MOCK_POPULATIONS = {
                               ew_hb=('lu', 30, 130), ew_lya=('lu', 0.3, 10), ew_ciii=('lu', 3, 20))),
     'lrd': dict(frac=0.04, desc='Little Red Dots: V-shaped continuum turning over at the Balmer limit, broad Balmer lines', law='smc',
                 params=dict(av=('u', 0., 1.5), t_red=('u', 4000, 6000), beta=('n', -2.1, 0.4), bb=('lu', 1.2, 8.),
-                            lrd_u=('lu', 0.3, 6.), sbb=('u', 0., 0.5), ew_hb=('lu', 20, 100), log_o3hb=('n', 0.75, 0.35),
+                            lrd_u=('lu', 0.3, 3.5), sbb=('u', 0., 0.5), ew_hb=('lu', 20, 100), log_o3hb=('n', 0.75, 0.35),
                             log_o32=('n', 1.3, 0.2), log_o3aur=('n', -1.5, 0.25), ew_lya=('lu', 0.1, 10), ew_ciii=('lu', 10, 40),
                             ew_mg2=('lu', 3, 30), lam_bb=('u', 3646, 3900),
                             fwhm_broad=('ln', 2000, 0.12), ew_ha_broad=('lu', 450, 2000), dec_broad=('lu', 8, 30),

@@ -30,7 +30,7 @@ def test_lrd_spectra_realism(lrd_real):
     assert r['population'] == 'lrd' and r['n_real'] == 40 and r['n_real_z'] >= 30 and r['n_mock_z'] >= 400
     # measured closeness to real LRDs: was 0.91 / 0.87 (logistic / trees) on the mock before its LRD revision
     assert r['auc_logistic'] < 0.85 and r['auc_boosted'] < 0.85, t
-    assert abs(r['norm1500_mock'] - r['norm1500_real']) < 0.1, t          # normalised at 1500 Å as often
+    assert abs(r['norm1500_mock'] - r['norm1500_real']) <= 0.05, t        # normalised at 1500 Å as often (the issue's target; measured 0.597 vs 0.600)
     assert 0.7 < r['uv_noise_mock']/r['uv_noise_real'] < 1.3, t            # UV noise like the real LRDs'
 
 def test_survey_ks_against_dja(dja_table):
