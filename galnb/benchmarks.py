@@ -146,19 +146,28 @@ def bench_paper_tables(n_spectra=2743, # mock spectra (the paper's sample size)
     return out
 
 # %% ../nbs/05_benchmarks.ipynb #2a04752d
-def _probe(X, pop, seed=0):
-    "Linear probe: balanced accuracy of a 5-fold logistic regression on standardised features."
+def _probe_predictions(X, pop, seed=0):
+    "5-fold cross-validated predictions of a logistic regression on standardised features (the linear probe's classifier)."
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
     from sklearn.pipeline import make_pipeline
     from sklearn.model_selection import cross_val_predict, StratifiedKFold
-    from sklearn.metrics import balanced_accuracy_score
     n_split = int(min(5, np.unique(pop, return_counts=True)[1].min()))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')                  # convergence warnings of the small folds
-        p = cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)), X, pop,
-                              cv=StratifiedKFold(max(2, n_split), shuffle=True, random_state=seed))
-    return float(balanced_accuracy_score(pop, p))
+        return cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)), X, pop,
+                                 cv=StratifiedKFold(max(2, n_split), shuffle=True, random_state=seed))
+
+def _probe(X, pop, seed=0):
+    "Linear probe: balanced accuracy of a 5-fold logistic regression on standardised features."
+    from sklearn.metrics import balanced_accuracy_score
+    return float(balanced_accuracy_score(pop, _probe_predictions(X, pop, seed)))
+
+def _supervised(X, pop, seed=0):
+    "The linear probe and the ARI of its predictions: what a classifier *given the truth* reaches with these features, a ceiling for clustering them."
+    from sklearn.metrics import balanced_accuracy_score, adjusted_rand_score
+    p = _probe_predictions(X, pop, seed)
+    return float(balanced_accuracy_score(pop, p)), float(adjusted_rand_score(pop, p))
 
 def _filled(sset, mean=None):
     "Flux with masked bins set to the survey's mean in that bin (PCA needs every bin); returns (flux, mean)."
@@ -176,40 +185,51 @@ def _found(names, pop):
     big = {p for p, n in zip(*np.unique(pop, return_counts=True)) if n >= 0.02*len(pop)}
     return [str(r['population']) for r in rec if r['population'] in big and r['recall'] >= 0.8 and r['purity'] >= 0.7], len(big)
 
-def _discovery_scores(X, sset, pop, seed, ks, gmm_trials, criterion='max', place_fn=None):
-    "UMAP → `select_gmm` → labels on representation X, scored against the truth; `place_fn(reducer, gmm)` → clusters of the real LRDs."
+def _discovery_scores(X, sset, pop, seed, ks, gmm_trials, criterion='max', lrd_points=None, refine=False):
+    "UMAP → `select_gmm` (→ refined) → labels on representation X, scored against the truth; `lrd_points`: the real LRDs in X's space, placed."
     from sklearn.metrics import adjusted_rand_score
-    c = cluster_latents(X, sset, seed=seed, ks=ks, gmm_trials=gmm_trials, criterion=criterion)
+    from galnb.clustering import vote_clusters
+    c = cluster_latents(X, sset, seed=seed, ks=ks, gmm_trials=gmm_trials, criterion=criterion, refine=refine)
     found, n_big = _found(c.names, pop)
-    out = dict(k=int(c.selection.k), ari=float(adjusted_rand_score(pop, c.clusters)), found=len(found), n_big=n_big, found_names=found)
-    if place_fn is not None:
+    out = dict(k=int(c.selection.k), n_clusters=int(len(np.unique(c.clusters))), ari=float(adjusted_rand_score(pop, c.clusters)),
+               ari_named=float(adjusted_rand_score(pop, c.names)), found=len(found), n_big=n_big, found_names=found)
+    if lrd_points is not None:
         name = dict(zip(np.asarray(c.labels['cluster']), np.asarray(c.labels['label']).astype(str)))
-        out['lrd_in_lrd'] = float(np.mean([name.get(k) == 'LRD' for k in place_fn(c.reducer, c.selection.best)]))
+        where = (vote_clusters(c.points, c.clusters, lrd_points)[0] if refine else
+                 c.selection.best.predict(np.asarray(c.reducer.transform(lrd_points), np.float64)))
+        out['lrd_in_lrd'] = float(np.mean([name.get(k) == 'LRD' for k in where]))
     return out
 
 # %% ../nbs/05_benchmarks.ipynb #e9238411
-def _vae_representation(sset, lrd, seed, epochs, arch, weighting, **learner_kw):
-    "Train a spectral VAE as `galnb.cli.spectra_arm` does (one-cycle, 2e-3, best epoch kept); latents, held-out MSE/noise floor, LRD placer."
+def _vae_latents(sset, lrd, seed, epochs, arch, weighting, **learner_kw):
+    "Train a spectral VAE as `galnb.cli.spectra_arm` does (one-cycle, 2e-3, best epoch kept): (latents, real-LRD latents or None, held-out MSE/noise floor)."
     from galnb.spectral_vae import encode, reconstruction_mse, noise_floor
-    from galnb.clustering import place
     model, valid_idx = train_spectral_vae(sset, epochs, arch, seed, device='cpu', weighting=weighting, **learner_kw)
     held = sset.select(valid_idx)
     ratio = float(np.median(reconstruction_mse(model, held)/noise_floor(held)))
-    place_fn = None if lrd is None or not len(lrd) else (lambda red, gmm: np.asarray(place(lrd, model, red, gmm)['cluster']))
-    return encode(model, sset), ratio, place_fn
+    return encode(model, sset), None if lrd is None or not len(lrd) else encode(model, lrd), ratio
 
 def _variant(sset, lrd, seed, kw, epochs):
-    "`_vae_representation` for a `bench_discovery` variant: `spectral_learner` keywords, with arch and weighting among them."
+    "`_vae_latents` for a `bench_discovery` variant: `spectral_learner` keywords, with arch and weighting among them."
     kw = dict(kw); arch, weighting = kw.pop('arch', 'galnb'), kw.pop('weighting', 'mask')
-    return _vae_representation(sset, lrd, seed, epochs, arch, weighting, **kw)
+    return _vae_latents(sset, lrd, seed, epochs, arch, weighting, **kw)
 
-def _pca_representation(sset, lrd, seed, n):
-    "PCA of the preprocessed spectra (masked bins filled with the survey mean), and its LRD placer."
+def _pca_latents(sset, lrd, seed, n):
+    "PCA of the preprocessed spectra (masked bins filled with the survey mean): (components of the survey, of the real LRDs or None, NaN)."
     from sklearn.decomposition import PCA
     F, mean = _filled(sset)
     pca = PCA(n, random_state=seed).fit(F)
-    def place_fn(red, gmm): return gmm.predict(np.asarray(red.transform(pca.transform(_filled(lrd, mean)[0])), np.float64))
-    return pca.transform(F), np.nan, None if lrd is None or not len(lrd) else place_fn
+    return pca.transform(F), None if lrd is None or not len(lrd) else pca.transform(_filled(lrd, mean)[0]), np.nan
+
+def _pca_representation(sset, lrd, seed, n):
+    "PCA-n of the spectra as a representation: (points, NaN, None) — the form `discovery_baselines` and 03 use."
+    return _pca_latents(sset, lrd, seed, n)[0], np.nan, None
+
+def _represented(lat, lat_lrd, sset, lrd, kind):
+    "A representation of `kind` fitted on the survey: (its points, the real LRDs' points or None)."
+    from galnb.clustering import fit_representation
+    rep, X = fit_representation(lat, sset, kind)
+    return X, None if lat_lrd is None else rep(lat_lrd, lrd)
 
 # %% ../nbs/05_benchmarks.ipynb #c0887577
 def _find_lrd_dir():
@@ -218,6 +238,17 @@ def _find_lrd_dir():
         if (p/'shared'/'data'/'dja_lrd_prism'/'catalog.csv').is_file(): return p/'shared'/'data'/'dja_lrd_prism'
     return None
 
+def _real_lrds(lrd_dir=None):
+    "The real LRDs preprocessed as galnb does (or None when absent), and a sentence saying how many were kept."
+    from astropy.table import Table
+    from galnb.preprocess import preprocess_spectra, read_dja_spectra
+    lrd_dir = _find_lrd_dir() if lrd_dir is None else Path(lrd_dir)
+    if lrd_dir is None or not (lrd_dir/'catalog.csv').is_file(): return None, 'real LRDs: skipped (../shared/data/dja_lrd_prism absent)'
+    cat = Table.read(lrd_dir/'catalog.csv')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore'); lrd = preprocess_spectra(read_dja_spectra([lrd_dir/f for f in cat['file']]), z=cat['z'])
+    return lrd, f'real LRDs kept through preprocessing: {len(lrd)} of {len(cat)}'
+
 # %% ../nbs/05_benchmarks.ipynb #1a58f2e6
 def _ms(rows, name, key, f='.2f'):
     "Mean ± std over seeds of one metric of one method, formatted."
@@ -225,17 +256,23 @@ def _ms(rows, name, key, f='.2f'):
     if not np.isfinite(v).any(): return '–'
     return f"{np.nanmean(v):{f}}" + (f" ± {np.nanstd(v):{f}}" if len(v) > 1 else '')
 
-def _discovery_table(rows, names):
-    "The benchmark table: one row per metric, one column per method."
+DISCOVERY_METRICS = {   # row of the table: key of a run's scores
+    'linear-probe balanced accuracy (11 populations)': 'probe', 'ARI of a supervised classifier on the same features (ceiling)': 'supervised_ari',
+    'ARI of the chosen clustering vs populations': 'ari', 'ARI of the labelled populations (same-label clusters merged)': 'ari_named',
+    'k chosen (mixture)': 'k', 'clusters (after refinement)': 'n_clusters', 'populations (≥ 2 %) found: recall ≥ 0.8 and purity ≥ 0.7': 'found',
+    'real LRDs landing in the LRD-labelled cluster': 'lrd_in_lrd', 'held-out reconstruction / noise floor (median)': 'mse_over_floor',
+    'seconds (train + cluster)': 'seconds'}
+
+def _discovery_table(rows, names, metrics=None):
+    "The benchmark table: one row per metric (default: all of `DISCOVERY_METRICS`), one column per method."
     from astropy.table import Table
-    t = Table({'metric': ['linear-probe balanced accuracy (11 populations)', 'ARI of the chosen clustering vs populations', 'k chosen',
-                          'populations (≥ 2 %) found: recall ≥ 0.8 and purity ≥ 0.7', 'real LRDs landing in the LRD-labelled cluster',
-                          'held-out reconstruction / noise floor (median)', 'seconds (train + cluster)']})
+    metrics = list(DISCOVERY_METRICS) if metrics is None else metrics
     cf = '.0f' if len({r.get('seed') for r in rows}) == 1 else '.1f'    # counts of one run are whole numbers
+    fmt = dict(k=cf, n_clusters=cf, found=cf, seconds='.0f')
+    t = Table({'metric': metrics})
     for name in names:
-        nb, found = rows[0]['n_big'], _ms(rows, name, 'found', cf)
-        t[name] = [_ms(rows, name, 'probe'), _ms(rows, name, 'ari'), _ms(rows, name, 'k', cf), found if found == '–' else f'{found} of {nb}',
-                   _ms(rows, name, 'lrd_in_lrd'), _ms(rows, name, 'mse_over_floor'), _ms(rows, name, 'seconds', '.0f')]
+        col = [_ms(rows, name, DISCOVERY_METRICS[m], fmt.get(DISCOVERY_METRICS[m], '.2f')) for m in metrics]
+        t[name] = [f"{v} of {rows[0]['n_big']}" if DISCOVERY_METRICS[m] == 'found' and v != '–' else v for m, v in zip(metrics, col)]
     return t
 
 # %% ../nbs/05_benchmarks.ipynb #8c28bcd9
@@ -247,39 +284,41 @@ def bench_discovery(quick=False, # one seed, a small survey, short training: for
                     ks=range(5, 16), # mixture sizes tried
                     criterion='max', # `select_gmm` criterion, the same for every representation ('max': the paper's silhouette)
                     lrd_dir=None, # real LRD spectra (files + catalog.csv with z); default: ../shared/data/dja_lrd_prism when present
-                    variants=None, # more VAEs to compare: {column name: `spectral_learner` keyword arguments}, e.g. {'galnb k=32': dict(arch='galnb', k=32)}
+                    variants=None, # more VAEs: {column: `spectral_learner` keywords, plus optional 'representation' and 'refine'}, e.g. {'galnb k=32': dict(k=32)}
                     verbose=True):
-    "Does each representation find the mock's populations? Probe, ARI, populations recovered, MSE/noise floor, real LRDs: mean ± std over seeds."
+    "Does each pipeline find the mock's populations? Probe, supervised ceiling, ARI, populations recovered, real LRDs, MSE/noise floor: mean ± std over seeds."
     from functools import partial
-    from astropy.table import Table
-    from galnb.preprocess import preprocess_spectra, read_dja_spectra
     seeds = ((0,) if quick else (0, 1, 2)) if seeds is None else tuple(seeds)
     n_spectra, epochs = n_spectra or (600 if quick else 2743), epochs or (8 if quick else 40)
     gmm_trials = gmm_trials or (3 if quick else 10)
-    lrd_dir = _find_lrd_dir() if lrd_dir is None else Path(lrd_dir)
-    lrd, lrd_note = None, 'real LRDs: skipped (../shared/data/dja_lrd_prism absent)'
-    if lrd_dir is not None and (lrd_dir/'catalog.csv').is_file():
-        cat = Table.read(lrd_dir/'catalog.csv')
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore'); lrd = preprocess_spectra(read_dja_spectra([lrd_dir/f for f in cat['file']]), z=cat['z'])
-        lrd_note = f'real LRDs kept through preprocessing: {len(lrd)} of {len(cat)}'
-    methods = {'paper pipeline (VAE, paper arch)': lambda s, l, sd: _vae_representation(s, l, sd, epochs, 'paper', 'mask'),
-               'galnb VAE (arch galnb)': lambda s, l, sd: _vae_representation(s, l, sd, epochs, 'galnb', 'mask'),
-               **{name: partial(_variant, kw=dict(kw), epochs=epochs) for name, kw in (variants or {}).items()},
-               'PCA-16 of the spectra': lambda s, l, sd: _pca_representation(s, l, sd, 16),
-               'PCA-50 of the spectra': lambda s, l, sd: _pca_representation(s, l, sd, 50)}
+    lrd, lrd_note = _real_lrds(lrd_dir)
+    sources = {'paper VAE': lambda s, l, sd: _vae_latents(s, l, sd, epochs, 'paper', 'mask'),
+               'galnb VAE': lambda s, l, sd: _vae_latents(s, l, sd, epochs, 'galnb', 'mask'),
+               'PCA-16': lambda s, l, sd: _pca_latents(s, l, sd, 16), 'PCA-50': lambda s, l, sd: _pca_latents(s, l, sd, 50)}
+    methods = {'paper pipeline (VAE, paper arch)': ('paper VAE', 'latents', False),
+               'galnb VAE latents, paper clustering': ('galnb VAE', 'latents', False),
+               'galnb (VAE + line indices, refined)': ('galnb VAE', 'latents+lines', True)}
+    for name, kw in (variants or {}).items():
+        kw = dict(kw); rep_kind, refine = kw.pop('representation', 'latents'), kw.pop('refine', False)
+        sources[name] = partial(_variant, kw=kw, epochs=epochs); methods[name] = (name, rep_kind, refine)
+    methods.update({'PCA-16 of the spectra': ('PCA-16', 'latents', False), 'PCA-16 + line indices, refined': ('PCA-16', 'latents+lines', True),
+                    'PCA-50 of the spectra': ('PCA-50', 'latents', False)})
     rows = []
     for seed in seeds:
         sset, truth = mock_spectra_set(n_spectra, seed=seed)
-        pop = np.asarray(truth['population'])
-        for name, rep in methods.items():
+        pop, made = np.asarray(truth['population']), {}
+        for name, (src, kind, refine) in methods.items():
             t0 = time.time()
-            X, ratio, place_fn = rep(sset, lrd, seed)
-            r = dict(method=name, seed=seed, probe=_probe(X, pop, seed), mse_over_floor=ratio)
-            r.update(_discovery_scores(X, sset, pop, seed, ks, gmm_trials, criterion, place_fn), seconds=time.time() - t0)
+            if src not in made: made[src] = sources[src](sset, lrd, seed)      # one training per source and seed, shared by its rows
+            lat, lat_lrd, ratio = made[src]
+            X, lrd_points = _represented(lat, lat_lrd, sset, lrd, kind)
+            probe, sup = _supervised(X, pop, seed)
+            r = dict(method=name, seed=seed, probe=probe, supervised_ari=sup, mse_over_floor=ratio)
+            r.update(_discovery_scores(X, sset, pop, seed, ks, gmm_trials, criterion, lrd_points, refine), seconds=time.time() - t0)
             rows.append(r)
-            if verbose: print(f"seed {seed} · {name}: probe {r['probe']:.3f}, k {r['k']}, ARI {r['ari']:.3f}, found {r['found']}/{r['n_big']} "
-                              f"{r['found_names']}, LRDs in LRD cluster {r.get('lrd_in_lrd', np.nan):.2f}, MSE/floor {ratio:.2f} ({r['seconds']:.0f} s)")
+            if verbose: print(f"seed {seed} · {name}: probe {r['probe']:.3f}, ARI {r['ari']:.3f} (labelled {r['ari_named']:.3f}, supervised {sup:.3f}), "
+                              f"k {r['k']} → {r['n_clusters']} clusters, found {r['found']}/{r['n_big']} {r['found_names']}, "
+                              f"LRDs in LRD cluster {r.get('lrd_in_lrd', np.nan):.2f}, MSE/floor {ratio:.2f} ({r['seconds']:.0f} s)", flush=True)
     t = _discovery_table(rows, list(methods))
     if verbose:
         print(f"\nDiscovery on the mock survey: {n_spectra} spectra × seeds {list(seeds)}, {epochs} epochs, UMAP + GMM k {min(ks)}–{max(ks)} × "
@@ -289,26 +328,29 @@ def bench_discovery(quick=False, # one seed, a small survey, short training: for
 
 # %% ../nbs/05_benchmarks.ipynb #b98f4c17
 def discovery_baselines(sset, # the preprocessed mock survey a run clustered
-                        latents, # (N, k) the run's VAE latents of `sset`
+                        points, # (N, d) what the run clustered (its `Representation` of the latents and spectra)
                         population, # (N,) true population of each spectrum
                         clusters, # (N,) the run's cluster of each spectrum
                         names, # (N,) the label of each spectrum's cluster
                         mse_over_floor=np.nan, # the run's held-out reconstruction over the noise floor
                         seed=0, ks=range(5, 16), gmm_trials=10, # the run's selection settings, used for PCA-16 too
+                        representation='latents', refine=False, # the run's recipe, applied to PCA-16 too (`galnb.pipeline.spectra_recipe`)
                         run_name='this run (galnb VAE)'):
-    "One run's discovery table: its VAE and clusters beside PCA-16 (same UMAP + selection) and PCA-50 (probe) of the same spectra."
+    "One run's discovery table: its clusters beside PCA-16 (same representation recipe, UMAP, selection and refinement) and PCA-50 (probe) of the same spectra."
     from sklearn.metrics import adjusted_rand_score
-    pop = np.asarray(population).astype(str)
-    t0 = time.time()
+    pop, t0 = np.asarray(population).astype(str), time.time()
     found, n_big = _found(names, pop)
-    rows = [dict(method=run_name, probe=_probe(latents, pop, seed), ari=float(adjusted_rand_score(pop, clusters)), k=len(np.unique(clusters)),
+    probe, sup = _supervised(points, pop, seed)
+    rows = [dict(method=run_name, probe=probe, supervised_ari=sup, ari=float(adjusted_rand_score(pop, clusters)),
+                 ari_named=float(adjusted_rand_score(pop, np.asarray(names).astype(str))), n_clusters=len(np.unique(clusters)),
                  found=len(found), n_big=n_big, mse_over_floor=mse_over_floor)]
-    X16 = _pca_representation(sset, None, seed, 16)[0]
-    rows.append(dict(method='PCA-16 of the spectra', probe=_probe(X16, pop, seed), **_discovery_scores(X16, sset, pop, seed, ks, gmm_trials)))
-    rows.append(dict(method='PCA-50 of the spectra (probe only)', probe=_probe(_pca_representation(sset, None, seed, 50)[0], pop, seed), n_big=n_big))
-    t = _discovery_table(rows, [r['method'] for r in rows])
-    t.remove_rows([4, 6])                   # seconds and real LRDs: not measured here
-    return t, dict(rows=rows, seconds=round(time.time() - t0, 1))
+    X16 = _represented(_pca_latents(sset, None, seed, 16)[0], None, sset, None, representation)[0]
+    p16, s16 = _supervised(X16, pop, seed)
+    rows.append(dict(method='PCA-16 of the spectra' + (' + line indices' if representation != 'latents' else '') + (', refined' if refine else ''),
+                     probe=p16, supervised_ari=s16, **_discovery_scores(X16, sset, pop, seed, ks, gmm_trials, refine=refine)))
+    rows.append(dict(method='PCA-50 of the spectra (probe only)', probe=_probe(_pca_latents(sset, None, seed, 50)[0], pop, seed), n_big=n_big))
+    keep = [m for m, k in DISCOVERY_METRICS.items() if k not in ('lrd_in_lrd', 'seconds', 'k')]   # not measured for the run here
+    return _discovery_table(rows, [r['method'] for r in rows], keep), dict(rows=rows, seconds=round(time.time() - t0, 1))
 
 # %% ../nbs/05_benchmarks.ipynb #b0eb866f
 def bench_realism(n_mock=600, # mock spectra of each population compared with the real ones

@@ -26,7 +26,7 @@ __all__ = ['SUBSAMPLE_AUTO', 'UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAM
            'LINES', 'LINE_NAMES', 'umap_embed', 'GMMSelection', 'select_gmm', 'density_clusters', 'refine_clusters',
            'multi_members', 'Composites', 'composites', 'linear_flam', 'broad_balmer', 'spectral_features',
            'measure_features', 'line_indices', 'Representation', 'fit_representation', 'apply_rules', 'label_clusters',
-           'place', 'population_recovery', 'plot_composites']
+           'place', 'neighbour_vote', 'vote_clusters', 'population_recovery', 'plot_composites']
 
 # %% ../nbs/03_clustering.ipynb #0006
 def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
@@ -667,6 +667,38 @@ def place(sset:SpectraSet, # new spectra, preprocessed on the model's grid
                'cluster': p.argmax(1), 'p_cluster': p.max(1), 'proba': p, 'position': X})
     if 'z' in sset.meta.colnames: t.add_column(sset.meta['z'], index=1)
     return t
+
+# %% ../nbs/03_clustering.ipynb #69adae1f
+def neighbour_vote(clusters, # (N,) clusters of the run's points, 0…K−1
+                   idx, # (M, n) indices of each new point's n nearest run points, nearest first
+                   n_clusters, # K
+                   dist=None): # (M, n) their distances: votes weighted by 1/distance (None: one vote each)
+    "Each row's winning cluster, a tie going to the nearest neighbour's among the tied: (clusters (M,), their vote shares (M,), all shares (M, K))."
+    nb = np.asarray(clusters)[idx]; M, n = nb.shape; rows = np.arange(M)
+    if dist is None: w = np.ones((M, n))
+    else:
+        d = np.asarray(dist, np.float64)
+        w = 1./(d + 1e-9*(1. + np.median(d)))                 # an exact match outweighs every other neighbour
+    counts = np.bincount((rows[:, None]*n_clusters + nb).ravel(), weights=w.ravel(), minlength=M*n_clusters).reshape(M, n_clusters)
+    counts /= counts.sum(1, keepdims=True)
+    top = counts.max(1)
+    first = np.isclose(counts[rows[:, None], nb], top[:, None], rtol=1e-12, atol=0).argmax(1)   # nearest neighbour whose cluster won
+    return nb[rows, first], top, counts
+
+def vote_clusters(points, # (N, d) the run's clustered points
+                  clusters, # (N,) their clusters (any integers)
+                  new, # (M, d) points to place, in the same representation
+                  k=15): # voters
+    "Cluster of each new point by the distance-weighted vote of its k nearest run points: (cluster (M,), probability (M,), votes (M, K) over `np.unique(clusters)`, distances (M, k), indices (M, k))."
+    from sklearn.neighbors import NearestNeighbors
+    P, Q = _check_points(points, 'vote_clusters', min_n=1), _check_points(new, 'vote_clusters', min_n=1)
+    clusters = np.asarray(clusters)
+    if clusters.shape != (len(P),): raise GalnbInputError(f"vote_clusters: {clusters.shape} clusters for {len(P)} points")
+    if P.shape[1] != Q.shape[1]: raise GalnbInputError(f"vote_clusters: run points are {P.shape[1]}-d, new points {Q.shape[1]}-d")
+    dist, idx = NearestNeighbors(n_neighbors=int(min(k, len(P)))).fit(P).kneighbors(Q)
+    uniq, inv = np.unique(clusters, return_inverse=True)
+    won, share, votes = neighbour_vote(inv, idx, len(uniq), dist)
+    return uniq[won], share, votes, dist, idx
 
 # %% ../nbs/03_clustering.ipynb #0047
 def population_recovery(names, # (N,) label of each spectrum's cluster (e.g. from `label_clusters`)

@@ -17,8 +17,8 @@ from .papers import PAPER_SPECTRA, PAPER_R2
 
 # %% auto #0
 __all__ = ['mock_spectra_set', 'mock_image_set', 'fit_quietly', 'drop_checkpoint', 'train_spectral_vae', 'train_image_models',
-           'Clustering', 'cluster_latents', 'SpectraRun', 'cluster_spectra', 'score_clusters', 'ImagesRun',
-           'score_images']
+           'Clustering', 'cluster_latents', 'SpectraRun', 'spectra_recipe', 'cluster_spectra', 'score_clusters',
+           'ImagesRun', 'score_images']
 
 # %% ../nbs/04a_pipeline.ipynb #0006
 def mock_spectra_set(n=2743, seed=0, **mock_kwargs):
@@ -89,29 +89,42 @@ def train_image_models(iset:ImageSet, epochs=15, channels=(32, 64, 128), columns
 # %% ../nbs/04a_pipeline.ipynb #0019
 @dataclass
 class Clustering:
-    "A representation of the survey mapped by UMAP and clustered by the selected mixture, with a proposed label per cluster."
+    "A representation of the survey mapped by UMAP and clustered by the selected mixture (then refined, if asked), with a proposed label per cluster."
     embedding: np.ndarray     # (N, 2) UMAP map
     reducer: object           # the fitted UMAP
     selection: object         # `galnb.clustering.GMMSelection`
     labels: Table             # `label_clusters`: one row per cluster with its label and evidence
     names: np.ndarray         # (N,) label of each spectrum's cluster ('unlabelled' when no rule fired)
-    probability: np.ndarray   # (N,) the mixture's probability of each spectrum's cluster
+    probability: np.ndarray   # (N,) the mixture's probability of each spectrum's cluster (refined: the neighbours' vote)
     seconds: float = 0.
+    points: np.ndarray = None    # (N, d) the representation that was clustered
+    refined: np.ndarray = None   # (N,) clusters after `refine_clusters` (None: the mixture's are final)
+    examined: Table = None       # what `refine_clusters` examined and split
     @property
-    def clusters(self): return self.selection.labels
+    def clusters(self): return self.selection.labels if self.refined is None else self.refined
 
 # %% ../nbs/04a_pipeline.ipynb #0020
-def cluster_latents(X, sset, seed=0, ks=range(5, 16), gmm_trials=10, criterion='max', progress=False):
-    "UMAP of a representation `X` of `sset` → mixture chosen as the paper does → labelled clusters: a `Clustering`."
-    from galnb.clustering import umap_embed, select_gmm, label_clusters
+def _neighbour_vote(X, clusters, k=15):
+    "Fraction of each point's k nearest other points that share its cluster."
+    from sklearn.neighbors import NearestNeighbors
+    idx = NearestNeighbors(n_neighbors=min(k + 1, len(X))).fit(X).kneighbors(X, return_distance=False)[:, 1:]
+    return (clusters[idx] == clusters[:, None]).mean(1)
+
+def cluster_latents(X, sset, seed=0, ks=range(5, 16), gmm_trials=10, criterion='max', progress=False,
+                    refine=False): # split large clusters that hold more structure than a Gaussian (`refine_clusters`)
+    "UMAP of a representation `X` of `sset` → mixture chosen as the paper does (→ refined) → labelled clusters: a `Clustering`."
+    from galnb.clustering import umap_embed, select_gmm, label_clusters, refine_clusters
     if len(X) != len(sset): raise GalnbInputError(f"cluster_latents: {len(X)} rows of the representation for {len(sset)} spectra")
-    t0 = time.time()
+    X, t0 = np.asarray(X, np.float64), time.time()
     emb, reducer = umap_embed(X, seed=seed, progress=None if progress else False)   # UMAP's own lines only with bars on
     sel = select_gmm(emb, ks=ks, n_trials=gmm_trials, seed=seed, criterion=criterion, progress=progress)
-    lt = label_clusters(sset, sel.labels)
+    refined, examined = refine_clusters(X, sel.labels, seed=seed) if refine else (None, None)
+    final = sel.labels if refined is None else refined
+    lt = label_clusters(sset, final)
     name = dict(zip(np.asarray(lt['cluster']), np.asarray(lt['label']).astype(str)))
-    names = np.array([name.get(c, 'unlabelled') for c in sel.labels])
-    return Clustering(emb, reducer, sel, lt, names, sel.best.predict_proba(emb).max(1), round(time.time() - t0, 1))
+    names = np.array([name.get(c, 'unlabelled') for c in final])
+    prob = sel.best.predict_proba(emb).max(1) if refined is None else _neighbour_vote(X, refined)
+    return Clustering(emb, reducer, sel, lt, names, prob, round(time.time() - t0, 1), X, refined, examined)
 
 # %% ../nbs/04a_pipeline.ipynb #0024
 @dataclass
@@ -123,8 +136,9 @@ class SpectraRun:
     latents: np.ndarray       # (N, k) latent means
     clustering: Clustering
     metrics: dict             # what was measured: MSE, noise-floor ratio, k, silhouettes, sizes, labels, seconds
+    representation: object = None   # the `galnb.clustering.Representation` that turned latents (and spectra) into the clustered points
     def cluster_table(self):
-        "One row per spectrum: id, z, cluster, label and the mixture's probability of that cluster."
+        "One row per spectrum: id, z, cluster, label and the probability of that cluster (mixture, or neighbour vote when refined)."
         c = self.clustering
         return Table({'id': self.sset.meta['id'], 'z': self.sset.meta['z'], 'cluster': c.clusters, 'label': c.names, 'probability': c.probability})
 
@@ -136,15 +150,25 @@ def _vae_metrics(model, held):
     return dict(mse_median=float(np.median(mse)), mse_std=float(mse.std()), mse_over_noise_floor=float(np.median(mse/floor)))
 
 def _cluster_metrics(c, gmm_trials):
-    "The chosen mixture: k, its silhouette and the median over the restarts at that k, and each cluster's size and label."
+    "The chosen mixture (k, its silhouette and the median over the restarts at that k), the final clusters' number, sizes and labels."
     sel, lab = c.selection, dict(zip(np.asarray(c.labels['cluster']), np.asarray(c.labels['label']).astype(str)))
     at_k = np.asarray(sel.scores['silhouette'])[np.asarray(sel.scores['k']) == sel.k]
+    final = c.clusters
     return dict(k=int(sel.k), silhouette=float(sel.silhouette), silhouette_median_at_k=float(np.nanmedian(at_k)),
                 n_restarts_at_k=len(at_k), gmm_trials=gmm_trials, cluster_seconds=c.seconds,
-                cluster_sizes={str(k): int((sel.labels == k).sum()) for k in np.unique(sel.labels)},
-                cluster_labels={str(k): str(lab.get(k, 'unlabelled')) for k in np.unique(sel.labels)})
+                n_clusters=int(len(np.unique(final))), refined=c.refined is not None,
+                n_split=0 if c.examined is None else int(np.sum(c.examined['split'])),
+                cluster_sizes={str(k): int((final == k).sum()) for k in np.unique(final)},
+                cluster_labels={str(k): str(lab.get(k, 'unlabelled')) for k in np.unique(final)})
 
 # %% ../nbs/04a_pipeline.ipynb #0026
+def spectra_recipe(arch='galnb', # VAE recipe
+                   representation=None, # 'latents' or 'latents+lines' (None: the recipe's)
+                   refine=None): # refine large clusters (None: the recipe's)
+    "What a spectral run clusters and whether it refines: the paper's pipeline (arch 'paper') keeps its latents and mixture; galnb's adds line indices and refines."
+    paper = arch == 'paper'
+    return ('latents' if paper else 'latents+lines') if representation is None else representation, (not paper) if refine is None else bool(refine)
+
 def cluster_spectra(sset:SpectraSet, # the preprocessed survey
                     epochs=40, # one-cycle epochs of the spectral VAE (ignored with `model`)
                     gmm_trials=10, # restarts per k (the paper: 100)
@@ -154,9 +178,14 @@ def cluster_spectra(sset:SpectraSet, # the preprocessed survey
                     latents_fn=None, # callable(model) → (N, k) latents of `sset`, e.g. through Dask (default: `encode` here)
                     criterion='max', # `select_gmm` criterion ('max': the paper's best restart by silhouette)
                     path=None, # where the Learner may write its checkpoint while training (removed after)
-                    bar=False, log=None): # progress bars; `log(str)`: one line per stage
-    "The spectral arm end to end: spectral VAE → latents → UMAP → mixture by silhouette → labelled clusters, as a `SpectraRun`."
+                    bar=False, log=None, # progress bars; `log(str)`: one line per stage
+                    representation=None, # what is clustered: 'latents' (the paper) or 'latents+lines' (None: by `spectra_recipe`)
+                    refine=None): # refine large clusters (None: by `spectra_recipe`)
+    "The spectral arm end to end: spectral VAE → latents (+ line indices) → UMAP → mixture by silhouette (→ refined) → labelled clusters, as a `SpectraRun`."
     from galnb.spectral_vae import encode, check_grid
+    from galnb.clustering import fit_representation, REPRESENTATIONS
+    representation, refine = spectra_recipe(arch, representation, refine)
+    if representation not in REPRESENTATIONS: raise GalnbInputError(f"representation must be one of {REPRESENTATIONS}, not {representation!r}")
     if len(sset) <= max(ks): raise GalnbInputError(f"{len(sset)} spectra are too few to cluster: mixtures of up to {max(ks)} components "
                                                    f"need more than {max(ks)} spectra")
     log, t0, extra = log or (lambda s: None), time.time(), {}
@@ -168,11 +197,13 @@ def cluster_spectra(sset:SpectraSet, # the preprocessed survey
     log(f"[spectra] VAE: held-out reconstruction MSE median {m['mse_median']:.4f} (paper on DJA: {PAPER_SPECTRA['mse_median']}), "
         f"{m['mse_over_noise_floor']:.2f}× the noise floor ({m['vae_seconds']:.0f} s)")
     lat = encode(model, sset) if latents_fn is None else np.asarray(latents_fn(model))
-    c = cluster_latents(lat, sset, seed, ks, gmm_trials, criterion, progress=bar)
-    m.update(_cluster_metrics(c, gmm_trials))
-    log(f"[spectra] UMAP + GMM (k {min(ks)}–{max(ks)}, {gmm_trials} restarts each): k = {m['k']}, silhouette {m['silhouette']:.2f} "
-        f"(paper: {PAPER_SPECTRA['k']}, {PAPER_SPECTRA['silhouette']}) ({c.seconds:.0f} s)")
-    return SpectraRun(sset, model, held, lat, c, m)
+    rep, X = fit_representation(lat, sset, representation)
+    c = cluster_latents(X, sset, seed, ks, gmm_trials, criterion, progress=bar, refine=refine)
+    m.update(_cluster_metrics(c, gmm_trials), representation=representation)
+    log(f"[spectra] UMAP + GMM of the {representation} (k {min(ks)}–{max(ks)}, {gmm_trials} restarts each): k = {m['k']}, silhouette "
+        f"{m['silhouette']:.2f} (paper: {PAPER_SPECTRA['k']}, {PAPER_SPECTRA['silhouette']})"
+        + (f"; refined: {m['n_split']} clusters split, {m['n_clusters']} in all" if refine else '') + f" ({c.seconds:.0f} s)")
+    return SpectraRun(sset, model, held, lat, c, m, rep)
 
 # %% ../nbs/04a_pipeline.ipynb #0031
 def score_clusters(names, clusters, population, classes=None):

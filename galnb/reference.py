@@ -4,8 +4,8 @@
 
 # %% ../nbs/03a_reference.ipynb #97c1249f
 from __future__ import annotations
-import hashlib, inspect, json, zipfile
-from dataclasses import dataclass
+import hashlib, inspect, json, numbers, zipfile
+from dataclasses import dataclass, field
 from enum import IntFlag
 from pathlib import Path
 import numpy as np
@@ -18,6 +18,7 @@ from . import __version__
 from .preprocess import SpectraSet, preprocess_spectra
 from .core import GalnbInputError, atomic_write
 from .spectral_vae import SpectralVAE, encode, save_spectral_vae, load_spectral_vae
+from .clustering import REPRESENTATIONS, Representation, neighbour_vote
 
 # %% auto #0
 __all__ = ['REFERENCE_MANIFEST', 'REFERENCE_FORMAT', 'REFERENCE_FILES', 'REDUCER_KINDS', 'PlaceFlag', 'knn_embed',
@@ -31,19 +32,20 @@ REFERENCE_FILES = {  # file → what it holds; the manifest records a SHA-256 of
     'spectral_vae.pth': 'VAE weights, a plain state_dict (read with torch weights_only=True)',
     'spectral_vae.json': 'VAE constructor arguments',
     'reference_latents.npy': '(N, k) latents of the run\'s spectra',
-    'reference_embedding.npy': '(N, d) their positions on the map the mixture was fitted on (UMAP runs only)',
-    'reference_clusters.npy': '(N,) the cluster of each of the run\'s spectra',
+    'reference_points.npy': '(N, d) the points the run clustered, its representation of the spectra (absent in references from before galnb kept it)',
+    'reference_embedding.npy': '(N, 2) their positions on the run\'s UMAP map (\'umap\' and \'knn\' references)',
+    'reference_clusters.npy': '(N,) the cluster of each of the run\'s spectra, 0…K−1',
     'reference_ids.npy': '(N,) their ids',
     'reference_edges.npy': '(L+1,) the rest-frame grid edges [Å]',
-    'reference_mixture.npz': 'the Gaussian mixture: weights, means, covariances',
+    'reference_mixture.npz': 'the Gaussian mixture: weights, means, covariances (\'umap\' and \'identity\' references)',
 }
-REDUCER_KINDS = ('umap', 'identity')
+REDUCER_KINDS = ('umap', 'identity', 'knn')
 
 # %% ../nbs/03a_reference.ipynb #426bde41
 class PlaceFlag(IntFlag):
     "Per-spectrum flags of `place_spectra` (in its `flags` column)."
-    FAR_FROM_REFERENCE = 1  # its latent is farther from every reference spectrum than 99 % of them are from their nearest neighbour
-    LOW_PROBABILITY = 2     # its most probable cluster has probability below `min_probability`: between clusters
+    FAR_FROM_REFERENCE = 1  # its point is farther from every reference spectrum than 99 % of them are from their nearest neighbour
+    LOW_PROBABILITY = 2     # its cluster's probability (for 'knn': share of the neighbours' votes) is below `min_probability`: between clusters
     PREPROCESS_FLAGGED = 4  # preprocessing flagged it (see `SpecFlag` in `meta['flags']`, e.g. a fallback normalisation)
 
 # %% ../nbs/03a_reference.ipynb #6f93ed82
@@ -60,11 +62,11 @@ def _membership_sigma(dist, # (N, k) distances to the k nearest reference points
     return np.maximum(mid, 1e-3*dist.mean(1))            # umap's floor (MIN_K_DIST_SCALE), per row
 
 # %% ../nbs/03a_reference.ipynb #f1b6906b
-def knn_embed(points, # (M, k) new latents
-              ref_points, # (N, k) the reference latents
-              ref_embedding, # (N, d) their positions on the map
+def knn_embed(points, # (M, d) new points (latents, or points of the run's representation)
+              ref_points, # (N, d) the reference points, in the same space
+              ref_embedding, # (N, m) their positions on the map
               n_neighbors=15): # neighbours used (UMAP's default, and the reducer's own unless it was changed)
-    "Map positions of new points as UMAP's `transform` initialises them: returns (positions (M, d), distances (M, n), indices (M, n))."
+    "Map positions of new points as UMAP's `transform` initialises them: returns (positions (M, m), distances (M, n), indices (M, n))."
     ref_points, ref_embedding = np.asarray(ref_points, np.float64), np.asarray(ref_embedding, np.float64)
     k = min(int(n_neighbors), len(ref_points))
     if k < 2: raise GalnbInputError(f"knn_embed: need at least 2 reference points, got {len(ref_points)}")
@@ -145,31 +147,94 @@ def _keep_vae(folder, model, config, overwrite):
         raise FileExistsError(f"{base.with_suffix('.pth')} holds a different model; galnb does not overwrite files unless asked (overwrite=True)")
     save_spectral_vae(model, base, preprocessing=config, overwrite=overwrite)
 
+# %% ../nbs/03a_reference.ipynb #c583790a
+def _representation_problems(rep, k):
+    "What makes `rep` unusable beside a VAE of `k` latents, as phrases (none: usable)."
+    if not isinstance(rep, Representation): return [f"expected a Representation, got {type(rep).__name__}"]
+    if rep.kind not in REPRESENTATIONS: return [f"kind {rep.kind!r} is not one of {REPRESENTATIONS}"]
+    if rep.kind == 'latents': return []
+    try: a = {n: np.asarray(getattr(rep, n), np.float64) for n in ('latent_mean', 'latent_std', 'line_center', 'line_scale')}
+    except (TypeError, ValueError) as e: return [f"its scales are not numbers ({e})"]
+    bad = [f"{n} has shape {a[n].shape}, expected ({k},)" for n in ('latent_mean', 'latent_std') if a[n].shape != (k,)]
+    if a['line_center'].ndim != 1 or not a['line_center'].size: bad.append(f"line_center has shape {a['line_center'].shape}, expected one value per line index")
+    elif a['line_scale'].shape != a['line_center'].shape: bad.append(f"line_scale has shape {a['line_scale'].shape}, expected {a['line_center'].shape} as line_center")
+    bad += [f"{n} contains NaN/inf" for n in a if not np.isfinite(a[n]).all()]
+    bad += [f"{n} has values ≤ 0" for n in ('latent_std', 'line_scale') if np.isfinite(a[n]).all() and (a[n] <= 0).any()]
+    w = rep.line_weight
+    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w): bad.append(f"line_weight {w!r} is not a finite number")
+    return bad
+
+def _representation_dim(rep, k): return k if rep.kind == 'latents' else k + len(rep.line_center)
+
+# %% ../nbs/03a_reference.ipynb #5ecf1b1b
+def _kept_representation(representation, k):
+    "The representation as the manifest will hold it (after a JSON round trip) and its JSON values; a `GalnbInputError` says what is wrong."
+    rep = Representation() if representation is None else representation
+    bad = _representation_problems(rep, k)
+    if bad: raise GalnbInputError("save_reference: the representation cannot be kept: " + '; '.join(bad))
+    d = json.loads(json.dumps(rep.to_dict(), default=float))
+    return Representation.from_dict(d), d
+
+def _representation_points(rep, latents, sset, who):
+    "The points `rep` makes of latents and their spectra, checked finite: (N, d) float64."
+    try:
+        with np.errstate(all='ignore'): P = np.asarray(rep(np.asarray(latents, np.float64), sset), np.float64)   # checked below
+    except ValueError as e: raise GalnbInputError(f"{who}: the {rep.kind!r} representation does not fit these spectra ({e})") from e
+    bad = ~np.isfinite(P).all(1)
+    if bad.any(): raise GalnbInputError(f"{who}: the representation points of {bad.sum()} spectra contain NaN/inf, e.g. rows {np.flatnonzero(bad)[:5].tolist()}")
+    return P
+
+# %% ../nbs/03a_reference.ipynb #13dac0bd
+def _final_clusters(clusters, n, reducer_kind, predicted):
+    "The clusters to keep, (N,) int64 0…K−1: given (required for 'knn'), or the mixture's `predicted` (which given ones must equal)."
+    if clusters is None:
+        if reducer_kind == 'knn': raise GalnbInputError("save_reference: reducer_kind='knn' places by the run's final clusters: pass clusters=… (one per spectrum)")
+        return predicted
+    c = np.asarray(clusters)
+    if c.shape != (n,): raise GalnbInputError(f"save_reference: clusters have shape {c.shape}; expected ({n},), one per spectrum")
+    if c.dtype.kind not in 'iuf' or not np.isfinite(c).all() or (c != np.round(c)).any():
+        raise GalnbInputError(f"save_reference: clusters must be whole numbers, got dtype {c.dtype}")
+    if (c < 0).any(): raise GalnbInputError(f"save_reference: {(c < 0).sum()} clusters are negative; a reference keeps clusters 0…K−1 (every spectrum in one)")
+    c = c.astype(np.int64)
+    if predicted is not None and (c != predicted).any():
+        raise GalnbInputError(f"save_reference: the clusters differ from the mixture's predictions for {(c != predicted).sum()} spectra; a run "
+                              "whose final clusters are not the mixture's (e.g. after refine_clusters) needs reducer_kind='knn'")
+    return c
+
 # %% ../nbs/03a_reference.ipynb #87d5066c
-def _reference_arrays(model, sset, latents, embedding, gmm, reducer_kind):
-    "The arrays of a reference, checked against each other: a `GalnbInputError` names what does not fit."
+def _reference_arrays(model, sset, latents, embedding, gmm, reducer_kind, rep, clusters):
+    "The arrays of a reference and its mixture (None for 'knn'), checked against each other: a `GalnbInputError` names what does not fit."
     if reducer_kind not in REDUCER_KINDS: raise GalnbInputError(f"save_reference: reducer_kind must be one of {REDUCER_KINDS}, not {reducer_kind!r}")
     lat = np.asarray(latents, np.float32)
     if lat.shape != (len(sset), model.config['k']):
         raise GalnbInputError(f"save_reference: latents have shape {lat.shape}; expected ({len(sset)}, {model.config['k']}) "
                               "(one row per spectrum, the VAE's latent size)")
-    X = lat if reducer_kind == 'identity' else np.asarray(embedding, np.float64)
-    mix, ct = mixture_arrays(gmm)
-    if X.shape != (len(sset), mix['means'].shape[1]):
-        raise GalnbInputError(f"save_reference: the mixture was fitted in {mix['means'].shape[1]}-d, the {reducer_kind} points have shape "
-                              f"{X.shape}" + (" (pass the UMAP embedding, or reducer_kind='identity' for a latent-space mixture)"
-                                              if reducer_kind == 'umap' else " (pass reducer_kind='umap' with the embedding)"))
-    if not (np.isfinite(lat).all() and np.isfinite(X).all()): raise GalnbInputError("save_reference: latents or embedding contain NaN/inf")
+    if not np.isfinite(lat).all(): raise GalnbInputError("save_reference: latents contain NaN/inf")
+    P = _representation_points(rep, lat, sset, 'save_reference')
+    X = P if reducer_kind == 'identity' else np.asarray(embedding, np.float64)
+    mix = ct = predicted = None
+    if reducer_kind == 'knn':
+        if X.ndim != 2 or len(X) != len(sset):
+            raise GalnbInputError(f"save_reference: reducer_kind='knn' needs the run's map to place new spectra on: embedding of shape ({len(sset)}, 2), got {X.shape}")
+    else:
+        mix, ct = mixture_arrays(gmm)
+        if X.shape != (len(sset), mix['means'].shape[1]):
+            raise GalnbInputError(f"save_reference: the mixture was fitted in {mix['means'].shape[1]}-d, the {reducer_kind} points have shape "
+                                  f"{X.shape}" + (" (pass the UMAP embedding, or reducer_kind='identity' for a mixture fitted on the points)"
+                                                  if reducer_kind == 'umap' else " (pass reducer_kind='umap' with the embedding)"))
+    if not np.isfinite(X).all(): raise GalnbInputError("save_reference: the embedding contains NaN/inf")
+    if mix is not None: predicted = gmm.predict(X).astype(np.int64)
     ids = np.asarray(sset.meta['id']).astype(str) if 'id' in sset.meta.colnames else np.arange(len(sset)).astype(str)
-    arrays = {'reference_latents.npy': lat, 'reference_clusters.npy': gmm.predict(X).astype(np.int64),
+    arrays = {'reference_latents.npy': lat, 'reference_points.npy': P,
+              'reference_clusters.npy': _final_clusters(clusters, len(sset), reducer_kind, predicted),
               'reference_ids.npy': ids, 'reference_edges.npy': np.asarray(sset.edges, np.float64)}
-    if reducer_kind == 'umap': arrays['reference_embedding.npy'] = X
+    if reducer_kind != 'identity': arrays['reference_embedding.npy'] = X
     return arrays, mix, ct
 
 # %% ../nbs/03a_reference.ipynb #8a042248
-def _nn_distance_limit(latents, q=99):
-    "The q-th percentile of the reference spectra's distances to their nearest other reference spectrum (latent space)."
-    d = NearestNeighbors(n_neighbors=2).fit(latents).kneighbors(latents)[0][:, 1]
+def _nn_distance_limit(points, q=99):
+    "The q-th percentile of the reference spectra's distances to their nearest other reference spectrum (between their points)."
+    d = NearestNeighbors(n_neighbors=2).fit(points).kneighbors(points)[0][:, 1]
     return float(np.percentile(d, q))
 
 def _label_map(labels_table, clusters):
@@ -183,28 +248,34 @@ def save_reference(folder, # the run folder (created if missing); other files in
                    model:SpectralVAE, # the run's VAE
                    sset:SpectraSet, # the spectra the run clustered
                    latents, # (N, k) their latents, `encode(model, sset)`
-                   embedding, # (N, d) the points the mixture was fitted on (ignored for 'identity')
-                   gmm:GaussianMixture, # the chosen, fitted mixture (e.g. `select_gmm(...).best`)
+                   embedding, # (N, 2) their positions on the run's UMAP map ('umap', 'knn'); ignored for 'identity'
+                   gmm:GaussianMixture, # the chosen, fitted mixture (e.g. `select_gmm(...).best`); not used for 'knn' (None)
                    labels_table:Table=None, # from `label_clusters`: cluster → label
-                   reducer_kind='umap', # 'umap': the mixture lives on a UMAP map of the latents; 'identity': on the latents
-                   n_neighbors=15, # neighbours of the out-of-sample map (the UMAP reducer's n_neighbors)
-                   overwrite=False): # replace an existing reference
+                   reducer_kind='umap', # 'umap': the mixture lives on the map; 'identity': on the points; 'knn': clusters by the vote of neighbours
+                   n_neighbors=15, # neighbours of the out-of-sample map and of the 'knn' vote (the UMAP reducer's n_neighbors)
+                   overwrite=False, # replace an existing reference
+                   representation:Representation=None, # how the run made its points from the latents (None: the latents, `Representation()`)
+                   clusters=None): # (N,) the run's final clusters 0…K−1: required for 'knn'; for the others the mixture's predictions
     "Write what `place_spectra` needs into `folder`: plain arrays, JSON and VAE weights, with a manifest written last; returns its path."
     folder = Path(folder); man = folder/REFERENCE_MANIFEST
     if man.exists() and not overwrite: raise FileExistsError(f"{man} already exists; galnb does not overwrite files unless asked (overwrite=True)")
     try: json.dumps(sset.config)
     except (TypeError, ValueError) as e: raise GalnbInputError(f"save_reference: the spectra's preprocessing settings cannot be kept as JSON ({e})") from e
-    arrays, mix, ct = _reference_arrays(model, sset, latents, embedding, gmm, reducer_kind)
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral) or n_neighbors < 2:
+        raise GalnbInputError(f"save_reference: n_neighbors must be a whole number ≥ 2, not {n_neighbors!r}")
+    rep, rep_json = _kept_representation(representation, model.config['k'])
+    arrays, mix, ct = _reference_arrays(model, sset, latents, embedding, gmm, reducer_kind, rep, clusters)
     labels = _label_map(labels_table, arrays['reference_clusters.npy'])
     folder.mkdir(parents=True, exist_ok=True)
     man.unlink(missing_ok=True)                           # from here until the new manifest exists, the folder is no reference
     _keep_vae(folder, model, sset.config, overwrite)
     for name, a in arrays.items(): _write_npy(folder/name, a, overwrite)
-    _write_npz(folder/'reference_mixture.npz', mix, overwrite)
-    names = ['spectral_vae.pth', 'spectral_vae.json', *arrays, 'reference_mixture.npz']
-    info = dict(galnb_reference=REFERENCE_FORMAT, galnb=__version__, reducer_kind=reducer_kind, n_reference=len(sset), covariance_type=ct,
-                n_neighbors=int(n_neighbors), far_distance=_nn_distance_limit(arrays['reference_latents.npy']),
-                labels=labels, preprocessing=sset.config, files={n: _sha256(folder/n) for n in names})
+    if mix is not None: _write_npz(folder/'reference_mixture.npz', mix, overwrite)
+    names = ['spectral_vae.pth', 'spectral_vae.json', *arrays] + (['reference_mixture.npz'] if mix is not None else [])
+    info = dict(galnb_reference=REFERENCE_FORMAT, galnb=__version__, reducer_kind=reducer_kind, representation=rep_json,
+                n_reference=len(sset), **({} if ct is None else dict(covariance_type=ct)), n_neighbors=int(n_neighbors),
+                far_distance=_nn_distance_limit(arrays['reference_points.npy']), labels=labels, preprocessing=sset.config,
+                files={n: _sha256(folder/n) for n in names})
     text = json.dumps(info, indent=1)
     return atomic_write(man, lambda p: p.write_text(text), overwrite)
 
@@ -218,25 +289,47 @@ def _read_manifest(folder):
     if not isinstance(info, dict) or 'galnb_reference' not in info: raise GalnbInputError(f"{man}: not a galnb reference manifest")
     if info['galnb_reference'] != REFERENCE_FORMAT:
         raise GalnbInputError(f"{man}: reference format {info['galnb_reference']!r}; this galnb reads format {REFERENCE_FORMAT}")
-    need = dict(reducer_kind=str, n_reference=int, covariance_type=str, n_neighbors=int, far_distance=(int, float),
-                labels=dict, preprocessing=dict, files=dict)
+    need = dict(reducer_kind=str, n_reference=int, n_neighbors=int, far_distance=(int, float), labels=dict, preprocessing=dict, files=dict)
+    if info.get('reducer_kind') != 'knn': need['covariance_type'] = str      # a 'knn' reference keeps no mixture
     bad = [k for k, t in need.items() if not isinstance(info.get(k), t)]
     if not bad and (info['reducer_kind'] not in REDUCER_KINDS or not all(str(c).isdigit() for c in info['labels'])):
         bad = ['reducer_kind' if info['reducer_kind'] not in REDUCER_KINDS else 'labels']
     if bad: raise GalnbInputError(f"{man}: missing or malformed entries: {bad}")
     return info
 
+def _keeps_representation(info):
+    "Whether the reference was written by a galnb that keeps the representation (and its points)."
+    return 'representation' in info or 'reference_points.npy' in info['files'] or info['reducer_kind'] == 'knn'
+
 # %% ../nbs/03a_reference.ipynb #b8d0dced
+def _needed_files(info):
+    "The files a reference of this kind needs: no map for 'identity', no mixture for 'knn', no points before galnb kept them."
+    kind = info['reducer_kind']
+    skip = {'identity': {'reference_embedding.npy'}, 'knn': {'reference_mixture.npz'}}.get(kind, set())
+    if not _keeps_representation(info): skip = skip | {'reference_points.npy'}
+    return [n for n in REFERENCE_FILES if n not in skip]
+
 def _check_files(folder, info):
     "Every file the reference needs is present, with the SHA-256 its manifest recorded."
-    need = [n for n in REFERENCE_FILES if n != 'reference_embedding.npy' or info['reducer_kind'] == 'umap']
-    for name in need:
+    for name in _needed_files(info):
         path = folder/name
         if name not in info['files']: raise GalnbInputError(f"{folder/REFERENCE_MANIFEST}: lists no checksum for {name}")
         if not path.is_file(): raise GalnbInputError(f"{path}: no such file (part of the reference in {folder}: {REFERENCE_FILES[name]})")
         if _sha256(path) != info['files'][name]:
             raise GalnbInputError(f"{path}: changed since the reference was saved (its SHA-256 differs from {REFERENCE_MANIFEST}): "
                                   "damaged, truncated or edited; make the reference again with `galnb spectra`")
+
+# %% ../nbs/03a_reference.ipynb #e030bab8
+def _manifest_representation(man, info, k):
+    "The run's `Representation` from the manifest (`Representation()` for a reference from before galnb kept it)."
+    if not _keeps_representation(info): return Representation()
+    d = info.get('representation')
+    if not isinstance(d, dict): bad = ['missing' if d is None else f"a {type(d).__name__}, not a dict"]
+    else:
+        try: bad = _representation_problems(Representation.from_dict(d), k)
+        except (TypeError, ValueError) as e: bad = [f"{type(e).__name__}: {e}"]
+    if bad: raise GalnbInputError(f"{man}: the 'representation' entry is damaged or missing: {'; '.join(bad)}; make the reference again with `galnb spectra`")
+    return Representation.from_dict(d)
 
 # %% ../nbs/03a_reference.ipynb #de758739
 def _load_array(path, ndim, kinds='f', key=None):
@@ -256,25 +349,36 @@ def _load_array(path, ndim, kinds='f', key=None):
 # %% ../nbs/03a_reference.ipynb #959ae7d3
 @dataclass(repr=False)
 class SpectralReference:
-    "A run's VAE, map and mixture, ready to place new spectra (from `load_reference`)."
+    "A run's VAE, representation, map and clusters (and mixture, unless it places by vote), ready to place new spectra (from `load_reference`)."
     model: SpectralVAE         # the run's VAE, in eval mode
     latents: np.ndarray        # (N, k) latents of the run's spectra
-    embedding: np.ndarray      # (N, d) the points the mixture was fitted on (the latents themselves for 'identity')
-    clusters: np.ndarray       # (N,) cluster of each of the run's spectra
+    embedding: np.ndarray      # (N, 2) their positions on the run's map ('umap', 'knn'); their points for 'identity'
+    clusters: np.ndarray       # (N,) cluster of each of the run's spectra, 0…K−1
     ids: np.ndarray            # (N,) their ids
-    gmm: GaussianMixture       # the run's mixture, rebuilt from its parameters
+    gmm: GaussianMixture       # the run's mixture, rebuilt from its parameters (None for 'knn')
     labels: dict               # cluster (int) → label
     config: dict               # the run's preprocessing settings (`SpectraSet.config`)
     edges: np.ndarray          # (L+1,) its rest-frame grid edges [Å]
-    reducer_kind: str = 'umap' # 'umap' or 'identity'
-    n_neighbors: int = 15      # neighbours of `knn_embed`
-    far_distance: float = np.inf # latent distance beyond which a spectrum is flagged FAR_FROM_REFERENCE
+    reducer_kind: str = 'umap' # 'umap', 'identity' or 'knn'
+    n_neighbors: int = 15      # neighbours of `knn_embed` and of the 'knn' vote
+    far_distance: float = np.inf # distance between points beyond which a spectrum is flagged FAR_FROM_REFERENCE
     folder: Path = None
+    points: np.ndarray = None  # (N, d) the run's points in its representation (None: the latents)
+    representation: Representation = field(default_factory=Representation) # how latents (and spectra) become points
+
+    def __post_init__(self):
+        if self.points is None: self.points = np.asarray(self.latents, np.float64)
+
+    @property
+    def n_clusters(self):
+        "K: the mixture's components, or for 'knn' the clusters 0…K−1 the run's spectra are in."
+        return self.gmm.n_components if self.gmm is not None else int(self.clusters.max()) + 1
 
     def __repr__(self):
-        return (f"SpectralReference({self.folder}: {len(self.latents)} spectra, {self.gmm.n_components} clusters in "
-                f"{'a UMAP map' if self.reducer_kind == 'umap' else 'the latent space'}, grid {len(self.edges) - 1} bins "
-                f"{self.edges[0]:.0f}–{self.edges[-1]:.0f} Å)")
+        how = {'umap': 'a mixture on a UMAP map', 'identity': 'a mixture on the points',
+               'knn': f'the vote of {self.n_neighbors} neighbours'}[self.reducer_kind]
+        return (f"SpectralReference({self.folder}: {len(self.latents)} spectra as {self.representation.kind!r} points, "
+                f"{self.n_clusters} clusters by {how}, grid {len(self.edges) - 1} bins {self.edges[0]:.0f}–{self.edges[-1]:.0f} Å)")
 
 # %% ../nbs/03a_reference.ipynb #178aa8ad
 @patch
@@ -291,19 +395,22 @@ def _load_mixture(path, covariance_type):
     w, mu, cov = (_load_array(path, None, key=k) for k in ('weights', 'means', 'covariances'))
     return mixture_from_arrays(w, mu, cov, covariance_type, source=path)
 
-def _reference_parts(folder, info, model):
-    "The arrays and mixture of a checked reference folder, consistent with each other and with the VAE."
-    N, kind = info['n_reference'], info['reducer_kind']
+def _reference_parts(folder, info, model, rep):
+    "The arrays and mixture of a checked reference folder, consistent with each other, the VAE and the representation."
+    N, kind, k = info['n_reference'], info['reducer_kind'], model.config['k']
     lat = _load_array(folder/'reference_latents.npy', 2)
-    emb = _load_array(folder/'reference_embedding.npy', 2) if kind == 'umap' else lat.astype(np.float64)
-    parts = dict(latents=lat, embedding=emb, clusters=_load_array(folder/'reference_clusters.npy', 1, 'iu'),
-                 ids=_load_array(folder/'reference_ids.npy', 1, 'U'), edges=_load_array(folder/'reference_edges.npy', 1),
-                 gmm=_load_mixture(folder/'reference_mixture.npz', info['covariance_type']))
-    d = parts['gmm'].means_.shape[1]
+    pts = _load_array(folder/'reference_points.npy', 2) if _keeps_representation(info) else lat.astype(np.float64)
+    emb = _load_array(folder/'reference_embedding.npy', 2) if kind != 'identity' else pts
+    gmm = _load_mixture(folder/'reference_mixture.npz', info['covariance_type']) if kind != 'knn' else None
+    parts = dict(latents=lat, points=pts, embedding=emb, clusters=_load_array(folder/'reference_clusters.npy', 1, 'iu'),
+                 ids=_load_array(folder/'reference_ids.npy', 1, 'U'), edges=_load_array(folder/'reference_edges.npy', 1), gmm=gmm)
+    d, dm = _representation_dim(rep, k), None if gmm is None else gmm.means_.shape[1]
     bad = [f"{n}: {what}" for n, ok, what in [
-        ('reference_latents.npy', lat.shape == (N, model.config['k']), f"shape {lat.shape}, expected ({N}, {model.config['k']})"),
-        ('reference_embedding.npy', emb.shape == (N, d), f"shape {emb.shape}, expected ({N}, {d}) for a {d}-d mixture"),
-        ('reference_clusters.npy', len(parts['clusters']) == N, f"{len(parts['clusters'])} entries for {N} spectra"),
+        ('reference_latents.npy', lat.shape == (N, k), f"shape {lat.shape}, expected ({N}, {k})"),
+        ('reference_points.npy', pts.shape == (N, d), f"shape {pts.shape}, expected ({N}, {d}) for the {rep.kind!r} representation"),
+        ('reference_embedding.npy', len(emb) == N, f"{len(emb)} rows for {N} spectra"),
+        ('reference_mixture.npz', gmm is None or emb.shape[1] == dm, f"a {dm}-d mixture for {emb.shape[1]}-d {'points' if kind == 'identity' else 'map positions'}"),
+        ('reference_clusters.npy', len(parts['clusters']) == N and (parts['clusters'] >= 0).all(), f"{len(parts['clusters'])} entries for {N} spectra (or negative)"),
         ('reference_ids.npy', len(parts['ids']) == N, f"{len(parts['ids'])} entries for {N} spectra"),
         ('reference_edges.npy', len(parts['edges']) == model.config['n_in'] + 1 and (np.diff(parts['edges']) > 0).all(),
          f"{len(parts['edges'])} edges for a VAE of {model.config['n_in']} bins (or not increasing)")] if not ok]
@@ -317,10 +424,12 @@ def load_reference(folder): # a run folder written with `save_reference` (e.g. b
     info = _read_manifest(folder)
     _check_files(folder, info)
     model, _ = load_spectral_vae(folder/'spectral_vae')
-    parts = _reference_parts(folder, info, model)
+    rep = _manifest_representation(folder/REFERENCE_MANIFEST, info, model.config['k'])
+    parts = _reference_parts(folder, info, model, rep)
     labels = {int(c): str(l) for c, l in info['labels'].items()}
     return SpectralReference(model, **parts, labels=labels, config=info['preprocessing'], reducer_kind=info['reducer_kind'],
-                             n_neighbors=info['n_neighbors'], far_distance=float(info['far_distance']), folder=folder)
+                             n_neighbors=info['n_neighbors'], far_distance=float(info['far_distance']), folder=folder,
+                             representation=rep)
 
 # %% ../nbs/03a_reference.ipynb #0e6740b5
 def _same(a, b):
@@ -355,15 +464,17 @@ def place_spectra(ref:SpectralReference, # from `load_reference`
                   sset:SpectraSet, # new spectra, preprocessed as the reference's (`ref.preprocess_kwargs()`)
                   min_probability=0.5, # below it the spectrum is flagged LOW_PROBABILITY
                   bs=1024): # encoding batch size
-    "Assign new spectra to a reference run's clusters: a Table (id, z, cluster, label, probability, flags, nearest, proba, position)."
+    "Assign new spectra to a reference run's clusters: a Table (id, z, cluster, label, probability, flags, nearest, nearest_distance, proba, position)."
     if not len(sset): raise GalnbInputError("place_spectra: no spectra to place")
     check_preprocessing(ref, sset)
     lat = encode(ref.model, sset, bs=bs).astype(np.float64)
-    if ref.reducer_kind == 'umap': X, dist, idx = knn_embed(lat, ref.latents, ref.embedding, ref.n_neighbors)
+    P = _representation_points(ref.representation, lat, sset, 'place_spectra')
+    if ref.reducer_kind == 'identity':
+        dist, idx = NearestNeighbors(n_neighbors=1).fit(ref.points).kneighbors(P); X = P
+    else: X, dist, idx = knn_embed(P, ref.points, ref.embedding, ref.n_neighbors)
+    if ref.reducer_kind == 'knn': cluster, prob, p = neighbour_vote(ref.clusters, idx, ref.n_clusters, dist)
     else:
-        dist, idx = NearestNeighbors(n_neighbors=1).fit(ref.latents).kneighbors(lat); X = lat
-    p = ref.gmm.predict_proba(X)
-    cluster, prob = p.argmax(1), p.max(1)
+        p = ref.gmm.predict_proba(X); cluster, prob = p.argmax(1), p.max(1)
     flags = np.where(dist[:, 0] > ref.far_distance, PlaceFlag.FAR_FROM_REFERENCE, 0) | np.where(prob < min_probability, PlaceFlag.LOW_PROBABILITY, 0)
     if 'flags' in sset.meta.colnames: flags |= np.where(np.asarray(sset.meta['flags']) != 0, PlaceFlag.PREPROCESS_FLAGGED, 0)
     meta = sset.meta

@@ -9,7 +9,10 @@ import pytest
 import torch
 from astropy.table import Table
 from sklearn.decomposition import PCA
+from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import NearestNeighbors
+from galnb.clustering import Representation, fit_representation, neighbour_vote
 from galnb.core import GalnbInputError
 from galnb.preprocess import preprocess_spectra, rest_frame_grid
 from galnb.reference import (REFERENCE_FILES, REFERENCE_MANIFEST, PlaceFlag, knn_embed, load_reference, place_spectra,
@@ -203,6 +206,7 @@ def test_vae_already_in_the_folder(run, tmp_path):
     (dict(reducer_kind='tsne'), 'reducer_kind'),
     (dict(gmm=GaussianMixture(4)), 'not fitted'),
     (dict(labels_table=Table({'k': [0]})), "columns 'cluster' and 'label'"),
+    (dict(n_neighbors=1), 'n_neighbors must be'),
 ])
 def test_save_checks_its_inputs(run, tmp_path, bad, says):
     kw = dict(model=run['model'], sset=run['sset'], latents=run['lat'], embedding=run['emb'], gmm=run['gmm'], labels_table=run['labels'])
@@ -221,3 +225,176 @@ def test_knn_embed_matches_umap_initialisation():
     rows, cols, vals, _ = compute_membership_strengths(idx, dist.astype(np.float32), sig, rho, bipartite=True)
     graph = scipy.sparse.coo_matrix((vals, (rows, cols)), shape=(40, 300)).tocsr()
     np.testing.assert_allclose(pos, init_graph_transform(graph, emb.astype(np.float32)), atol=1e-4)
+
+
+# ---- 'knn' references: the run's representation, its final clusters, placing by the vote of neighbours ----
+
+@pytest.fixture(scope='module')
+def knn_run(run, tmp_path_factory):
+    "The run as galnb's own runs keep it: 'latents+lines' points, a map of them, final clusters that are no mixture's, as a 'knn' reference."
+    rep, pts = fit_representation(run['lat'], run['sset'], 'latents+lines')
+    emb = PCA(2, random_state=0).fit_transform(pts)
+    clusters = KMeans(2, random_state=0, n_init=4).fit_predict(pts)
+    folder = tmp_path_factory.mktemp('runs')/'knn'
+    save_reference(folder, run['model'], run['sset'], run['lat'], emb, None, None, reducer_kind='knn', representation=rep, clusters=clusters)
+    return dict(rep=rep, pts=pts, emb=emb, clusters=clusters, folder=folder)
+
+def test_knn_round_trip(run, knn_run):
+    ref = load_reference(knn_run['folder'])
+    assert ref.reducer_kind == 'knn' and ref.gmm is None and ref.n_clusters == 2
+    assert ref.representation.kind == 'latents+lines' and ref.representation.to_dict() == knn_run['rep'].to_dict()
+    np.testing.assert_allclose(ref.points, knn_run['pts'], rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(ref.clusters, knn_run['clusters'])
+    np.testing.assert_array_equal(ref.embedding, knn_run['emb'])
+    np.testing.assert_array_equal(ref.latents, run['lat'])
+    assert {p.name for p in knn_run['folder'].iterdir()} == set(REFERENCE_FILES) - {'reference_mixture.npz'} | {REFERENCE_MANIFEST}
+    info = json.loads((knn_run['folder']/REFERENCE_MANIFEST).read_text())
+    assert info['representation'] == json.loads(json.dumps(knn_run['rep'].to_dict())) and 'covariance_type' not in info
+    assert np.isclose(info['far_distance'], reference._nn_distance_limit(knn_run['pts']))       # measured between points, not latents
+
+def test_knn_places_own_spectra_in_their_clusters(run, knn_run):
+    ref = load_reference(knn_run['folder'])
+    placed = place_spectra(ref, run['sset'])
+    assert np.mean(np.asarray(placed['cluster']) == knn_run['clusters']) >= 0.95
+    assert list(placed['nearest']) == list(ref.ids)                # each spectrum is its own nearest neighbour
+    p = np.asarray(placed['proba'])
+    assert p.shape == (len(run['sset']), 2)
+    np.testing.assert_allclose(p.sum(1), 1.)
+    np.testing.assert_array_equal(placed['probability'], p.max(1))
+    assert np.asarray(placed['position']).shape == (len(run['sset']), 2)
+
+def _vote_by_hand(clusters, idx, dist=None):
+    "The rule, one row at a time: most weight (1/distance, or one each); a tie goes to the nearest neighbour whose cluster is tied. (clusters, shares)."
+    out, shares = [], []
+    for r, row in enumerate(clusters[idx]):
+        w = np.ones(len(row)) if dist is None else 1./(dist[r] + 1e-9*(1. + np.median(dist)))
+        weight = np.bincount(row, weights=w, minlength=clusters.max() + 1)/w.sum()
+        out.append(next(c for c in row if np.isclose(weight[c], weight.max(), rtol=1e-12, atol=0))); shares.append(weight.max())
+    return np.array(out), np.array(shares)
+
+def test_knn_placement_follows_the_rule(run, knn_run):
+    "New spectra: representation of their latents → 15 nearest reference points → vote; position by `knn_embed` on the run's map."
+    from galnb.spectral_vae import encode
+    ref = load_reference(knn_run['folder'])
+    new = _preprocess(run['new_specs'], run['new_truth'], **ref.preprocess_kwargs())
+    placed = place_spectra(ref, new)
+    P = knn_run['rep'](encode(run['model'], new), new)
+    dist, idx = NearestNeighbors(n_neighbors=15).fit(knn_run['pts']).kneighbors(P)
+    want, share = _vote_by_hand(knn_run['clusters'], idx, dist)
+    np.testing.assert_array_equal(placed['cluster'], want)
+    np.testing.assert_allclose(placed['probability'], share)
+    np.testing.assert_allclose(placed['nearest_distance'], dist[:, 0], rtol=1e-9)
+    np.testing.assert_allclose(placed['position'], knn_embed(P, knn_run['pts'], knn_run['emb'], 15)[0], rtol=1e-9)
+    flags = np.asarray(placed['flags'])
+    np.testing.assert_array_equal((flags & PlaceFlag.LOW_PROBABILITY) > 0, share < 0.5)
+    np.testing.assert_array_equal((flags & PlaceFlag.FAR_FROM_REFERENCE) > 0, dist[:, 0] > ref.far_distance)
+
+def test_vote_ties_go_to_the_nearest_tied_cluster():
+    c = np.array([0, 0, 1, 1, 1, 2])
+    idx = np.array([[5, 0, 2, 3, 4], [2, 0, 1, 3, 5], [5, 0, 2, 1, 3]])    # majority 1; tie 0/1, nearest 1; tie 0/1, nearest tied 0
+    cluster, share, p = neighbour_vote(c, idx, 4)
+    np.testing.assert_array_equal(cluster, [1, 1, 0])
+    np.testing.assert_array_equal(cluster, _vote_by_hand(c, idx)[0])
+    np.testing.assert_allclose(share, [.6, .4, .4])
+    np.testing.assert_allclose(p, [[.2, .6, .2, 0], [.4, .4, .2, 0], [.4, .4, .2, 0]])
+
+def _lines_rep(run, **change):
+    rep, _ = fit_representation(run['lat'], run['sset'], 'latents+lines')
+    for k, v in change.items(): setattr(rep, k, v)
+    return rep
+
+@pytest.mark.parametrize('bad, says', [
+    (dict(clusters=None), 'pass clusters='),
+    (dict(clusters=np.zeros(5, int)), r'clusters have shape \(5,\)'),
+    (dict(clusters='neg'), 'negative'),
+    (dict(clusters='half'), 'whole numbers'),
+    (dict(embedding=None), "needs the run's map"),
+    (dict(representation='lat_mean'), r'latent_mean has shape \(3,\), expected \(16,\)'),
+    (dict(representation='nan_scale'), 'line_scale contains NaN/inf'),
+    (dict(representation='tiny_std'), r'representation points of \d+ spectra contain NaN/inf'),
+    (dict(representation='pca'), "kind 'pca' is not one of"),
+    (dict(reducer_kind='umap', gmm='fitted'), "needs reducer_kind='knn'"),
+])
+def test_knn_save_checks_its_inputs(run, knn_run, tmp_path, bad, says):
+    n = len(run['sset'])
+    kw = dict(model=run['model'], sset=run['sset'], latents=run['lat'], embedding=knn_run['emb'], gmm=None, reducer_kind='knn',
+              representation=knn_run['rep'], clusters=knn_run['clusters'])
+    kw.update(bad)
+    if isinstance(kw['clusters'], str): kw['clusters'] = np.where(np.arange(n) == 3, -1, 0) if kw['clusters'] == 'neg' else np.full(n, 0.5)
+    if isinstance(kw['representation'], str):
+        kw['representation'] = {'lat_mean': lambda: _lines_rep(run, latent_mean=np.zeros(3)),
+                                'nan_scale': lambda: _lines_rep(run, line_scale=np.full_like(knn_run['rep'].line_scale, np.nan)),
+                                'tiny_std': lambda: _lines_rep(run, latent_std=np.full(16, 1e-320)),
+                                'pca': lambda: Representation('pca')}[kw['representation']]()
+    if kw['gmm'] == 'fitted':                                # a mixture whose predictions are not the run's final clusters
+        kw['gmm'] = GaussianMixture(2, random_state=1).fit(knn_run['emb']); kw['clusters'] = 1 - kw['gmm'].predict(knn_run['emb'])
+    with pytest.raises(GalnbInputError, match=says): save_reference(tmp_path/'r', **kw)
+    assert not (tmp_path/'r'/REFERENCE_MANIFEST).exists()
+
+@pytest.mark.parametrize('change, says', [
+    (lambda r: r.pop('representation'), 'missing'),
+    (lambda r: r.__setitem__('representation', 'latents+lines'), 'a str, not a dict'),
+    (lambda r: r['representation'].update(kind='pca'), "kind 'pca' is not one of"),
+    (lambda r: r['representation'].update(latent_std=[1.]*3), r'latent_std has shape \(3,\), expected \(16,\)'),
+    (lambda r: r['representation'].update(line_center=['a']*3), 'ValueError'),
+    (lambda r: r['representation'].update(spin=1), 'TypeError'),
+    (lambda r: r['representation'].update(line_weight=None), 'line_weight None is not a finite number'),
+])
+def test_damaged_representation_entry_is_refused(knn_run, tmp_path, change, says):
+    d = tmp_path/'copy'; shutil.copytree(knn_run['folder'], d)
+    _rewrite_manifest(d, change)
+    with pytest.raises(GalnbInputError, match=says) as e: load_reference(d)
+    assert f"{REFERENCE_MANIFEST}: the 'representation' entry is damaged or missing" in str(e.value)
+
+def test_points_that_do_not_fit_the_representation_are_refused(run, knn_run, tmp_path):
+    d = tmp_path/'copy'; shutil.copytree(knn_run['folder'], d)
+    np.save(d/'reference_points.npy', knn_run['pts'][:, :20], allow_pickle=False); _resign(d, 'reference_points.npy')
+    n, dim = len(run['sset']), 16 + len(knn_run['rep'].line_center)
+    with pytest.raises(GalnbInputError, match=rf"reference_points.npy: shape \({n}, 20\), expected \({n}, {dim}\) for the 'latents\+lines'"):
+        load_reference(d)
+
+def _make_old_style(src, dst):
+    "The reference as galnb wrote it before it kept representations: no 'representation' entry, no reference_points.npy."
+    shutil.copytree(src, dst); (dst/'reference_points.npy').unlink()
+    def strip(info): del info['representation'], info['files']['reference_points.npy']
+    _rewrite_manifest(dst, strip)
+    return dst
+
+def test_old_style_reference_places_as_before(run, tmp_path):
+    "A 'umap' reference from before: latents as points, knn_embed from the latents, the mixture's probabilities — as the old code did."
+    from galnb.spectral_vae import encode
+    old = load_reference(_make_old_style(run['folder'], tmp_path/'old'))
+    assert old.representation == Representation()
+    np.testing.assert_array_equal(old.points, run['lat'].astype(np.float64))
+    new = _preprocess(run['new_specs'], run['new_truth'], **old.preprocess_kwargs())
+    placed = place_spectra(old, new)
+    X, dist, idx = knn_embed(encode(run['model'], new), run['lat'], run['emb'], 15)
+    np.testing.assert_array_equal(placed['position'], X)
+    np.testing.assert_array_equal(placed['proba'], old.gmm.predict_proba(X))
+    np.testing.assert_array_equal(placed['nearest_distance'], dist[:, 0])
+    now = place_spectra(load_reference(run['folder']), new)    # and as a reference written today with the default representation
+    for c in now.colnames: np.testing.assert_array_equal(placed[c], now[c])
+
+def test_old_style_identity_reference_places_as_before(run, tmp_path):
+    from galnb.spectral_vae import encode
+    d = tmp_path/'latent'
+    save_reference(d, run['model'], run['sset'], run['lat'], None, run['gmm_lat'], None, reducer_kind='identity')
+    old = load_reference(_make_old_style(d, tmp_path/'old'))
+    placed = place_spectra(old, run['sset'])
+    np.testing.assert_array_equal(placed['cluster'], run['gmm_lat'].predict(run['lat']))
+    lat = run['lat'].astype(np.float64)
+    np.testing.assert_array_equal(placed['proba'], old.gmm.predict_proba(lat))
+    dist, idx = NearestNeighbors(n_neighbors=1).fit(run['lat']).kneighbors(lat)       # as before: from the float32 latents
+    np.testing.assert_array_equal(placed['nearest_distance'], dist[:, 0])
+    new = _preprocess(run['new_specs'], run['new_truth'], **old.preprocess_kwargs())
+    lat_new = encode(run['model'], new).astype(np.float64)
+    dist, idx = NearestNeighbors(n_neighbors=1).fit(run['lat']).kneighbors(lat_new)
+    placed = place_spectra(old, new)
+    np.testing.assert_array_equal(placed['nearest_distance'], dist[:, 0]); np.testing.assert_array_equal(placed['nearest'], old.ids[idx[:, 0]])
+    np.testing.assert_array_equal(placed['proba'], old.gmm.predict_proba(lat_new))
+
+def test_points_listed_without_representation_are_refused(run, tmp_path):
+    "A manifest that lists reference_points.npy but lost its representation entry is not taken for an old one."
+    d = tmp_path/'copy'; shutil.copytree(run['folder'], d)
+    _rewrite_manifest(d, lambda info: info.pop('representation'))
+    with pytest.raises(GalnbInputError, match="'representation' entry is damaged or missing: missing"): load_reference(d)
