@@ -591,7 +591,8 @@ def _discovery_section(sset, run, rep, m, cfg, seed, log):
     ct = Table.read(run/'clusters.ecsv')
     t, info = discovery_baselines(sset, np.load(run/'spectra_points.npy'), ct['true_population'], ct['cluster'], ct['label'],
                                   m.get('mse_over_noise_floor', np.nan), seed=seed, gmm_trials=cfg['gmm_trials'],
-                                  representation=m.get('representation', 'latents'), refine=bool(m.get('refined')))
+                                  representation=m.get('representation', 'latents'), refine=bool(m.get('refined')),
+                                  run_name='this run (galnb: VAE + line indices, refined)' if m.get('refined') else 'this run (VAE latents)')
     m['discovery'] = {r['method']: {k: v for k, v in r.items() if k != 'method'} for r in info['rows']}
     rep.table(t, 'Discovery on the mock: this run beside PCA of the same spectra',
               note="Linear probe: balanced accuracy of a 5-fold logistic regression predicting the 11 true populations from what was "
