@@ -221,10 +221,6 @@ def _pca_latents(sset, lrd, seed, n):
     pca = PCA(n, random_state=seed).fit(F)
     return pca.transform(F), None if lrd is None or not len(lrd) else pca.transform(_filled(lrd, mean)[0]), np.nan
 
-def _pca_representation(sset, lrd, seed, n):
-    "PCA-n of the spectra as a representation: (points, NaN, None) — the form `discovery_baselines` and 03 use."
-    return _pca_latents(sset, lrd, seed, n)[0], np.nan, None
-
 def _represented(lat, lat_lrd, sset, lrd, kind):
     "A representation of `kind` fitted on the survey: (its points, the real LRDs' points or None)."
     from galnb.clustering import fit_representation

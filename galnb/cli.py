@@ -293,7 +293,7 @@ def _recipe_note(arch, trained, metrics=None):
            " The VAE is galnb's recipe ('galnb': 512→256→16, no BatchNorm or dropout, β = 0.1), which on the mock survey keeps more of "
            "what tells the populations apart than the paper's network (`galnb bench discovery`); `--arch paper` runs the paper's pipeline.")
     if m.get('representation', 'latents') == 'latents' and not m.get('refined'): return vae + " The latents are clustered as the paper does."
-    return vae + (" galnb clusters the latents beside 34 line indices and continuum levels measured on each spectrum (the lines that "
+    return vae + (f" galnb clusters the latents beside {m.get('n_line_indices', 'the')} line indices and continuum levels measured on each spectrum (the lines that "
                   "tell the rarer populations apart are too narrow for the VAE to keep), and re-examines every cluster holding ≥ 8 % of "
                   f"the survey on its own UMAP map, splitting it where it holds more structure than a Gaussian of its shape: {m.get('n_split', 0)} "
                   f"split, {m.get('n_clusters', '?')} clusters in all (measured on the mock: `galnb bench discovery`).")

@@ -564,6 +564,9 @@ class Representation:
     def __call__(self, latents, sset:SpectraSet=None):
         lat = np.asarray(latents, np.float64)
         if self.kind == 'latents': return lat
+        if lat.ndim != 2 or lat.shape[1] != len(self.latent_mean):
+            raise GalnbInputError(f"Representation('{self.kind}'): latents of shape {lat.shape}; it was fitted on {len(self.latent_mean)} latents "
+                                  "per spectrum (encode with the run's own VAE)")
         if sset is None or len(sset) != len(lat):
             raise GalnbInputError(f"Representation('{self.kind}'): needs the spectra beside their latents "
                                   f"({len(lat)} latents, {None if sset is None else len(sset)} spectra)")

@@ -104,7 +104,7 @@ class Clustering:
     def clusters(self): return self.selection.labels if self.refined is None else self.refined
 
 # %% ../nbs/04a_pipeline.ipynb #0020
-def _neighbour_vote(X, clusters, k=15):
+def _own_cluster_share(X, clusters, k=15):
     "Fraction of each point's k nearest other points that share its cluster."
     from sklearn.neighbors import NearestNeighbors
     idx = NearestNeighbors(n_neighbors=min(k + 1, len(X))).fit(X).kneighbors(X, return_distance=False)[:, 1:]
@@ -123,7 +123,7 @@ def cluster_latents(X, sset, seed=0, ks=range(5, 16), gmm_trials=10, criterion='
     lt = label_clusters(sset, final)
     name = dict(zip(np.asarray(lt['cluster']), np.asarray(lt['label']).astype(str)))
     names = np.array([name.get(c, 'unlabelled') for c in final])
-    prob = sel.best.predict_proba(emb).max(1) if refined is None else _neighbour_vote(X, refined)
+    prob = sel.best.predict_proba(emb).max(1) if refined is None else _own_cluster_share(X, refined)
     return Clustering(emb, reducer, sel, lt, names, prob, round(time.time() - t0, 1), X, refined, examined)
 
 # %% ../nbs/04a_pipeline.ipynb #0024
@@ -199,7 +199,7 @@ def cluster_spectra(sset:SpectraSet, # the preprocessed survey
     lat = encode(model, sset) if latents_fn is None else np.asarray(latents_fn(model))
     rep, X = fit_representation(lat, sset, representation)
     c = cluster_latents(X, sset, seed, ks, gmm_trials, criterion, progress=bar, refine=refine)
-    m.update(_cluster_metrics(c, gmm_trials), representation=representation)
+    m.update(_cluster_metrics(c, gmm_trials), representation=representation, n_line_indices=0 if rep.kind == 'latents' else len(rep.line_center))
     log(f"[spectra] UMAP + GMM of the {representation} (k {min(ks)}–{max(ks)}, {gmm_trials} restarts each): k = {m['k']}, silhouette "
         f"{m['silhouette']:.2f} (paper: {PAPER_SPECTRA['k']}, {PAPER_SPECTRA['silhouette']})"
         + (f"; refined: {m['n_split']} clusters split, {m['n_clusters']} in all" if refine else '') + f" ({c.seconds:.0f} s)")
