@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from .preprocess import SpectraSet, inverse_asinh
 from .core import GalnbInputError
 from .spectral_vae import encode
-from .mocks import prism_resolution
+from .mocks import prism_resolution, igm_transmission
 
 # %% auto #0
 __all__ = ['SUBSAMPLE_AUTO', 'UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'BROAD_WINDOWS',
@@ -317,6 +317,10 @@ class Composites:
 
     @property
     def valid(self): return np.isfinite(self.median)
+    @property
+    def err(self):
+        "(K, L) standard error of the median: 1.25 × the members' half 16–84 % spread / √n (noise and diversity together)."
+        with np.errstate(invalid='ignore', divide='ignore'): return 1.2533*(self.hi - self.lo)/2/np.sqrt(self.n)
 
 def composites(sset:SpectraSet, # the spectra that were clustered
                labels, # (N,) cluster of each spectrum (negative: unassigned, e.g. HDBSCAN noise — left out)
@@ -400,6 +404,59 @@ def _equivalent_width(wave, f, dlam, line, cont, center):
         ew = (np.where(ok, fw - cw, 0.)/np.where(cw > 0, cw, c0[:, None])*dlam[s]).sum(1)
     return np.where(good, ew, np.nan)
 
+LYA_IGM_WAVE = 1190.   # rest [Å]: the IGM transmission just blueward of Lyα is taken here (Inoue et al. 2014)
+
+def _uv_line_snr(wave, f, dlam, pl, cont, lam0, line, z, err, resolution=prism_resolution):
+    """Significance of ∫(f − cont) dλ over the `line` window of a UV line whose continuum comes from the UV power law `pl`.
+
+    `err`: 1σ of `f` per bin, taken as fully correlated within one PRISM pixel at redshift `z` (the rebinned bins share
+    it). The noise counts the line window and the power law extrapolated to `lam0` from the `UV_WINDOWS` medians (each
+    median's σ: 1.25 σ/√pixels, propagated through the least-squares fit). NaN where less than 80 % of the window is valid."""
+    s = (wave >= line[0]) & (wave <= line[1])
+    ok = np.isfinite(f[:, s])
+    err = np.where(np.isfinite(f), np.asarray(err, float), np.nan)
+    bins = lambda lam: np.clip(lam/(2.2*np.asarray(resolution(lam*(1 + z[:, None])), float))/np.interp(lam, wave, dlam), 1., None)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        e = np.where(ok, err[:, s], 0.)
+        line_var = bins(np.array([lam0]))[:, 0]*((e*dlam[s])**2).sum(1)   # grid bins per PRISM pixel × Σ(σ dλ)²
+        med, lam = _window_medians(wave, f, UV_WINDOWS); emed, _ = _window_medians(wave, err, UV_WINDOWS)
+        lc = np.array([(a + b)/2 for a, b in UV_WINDOWS])
+        npix = np.stack([np.isfinite(f[:, (wave >= a) & (wave <= b)]).sum(1) for a, b in UV_WINDOWS], 1)/bins(lc)
+        rel = 1.2533*emed/np.sqrt(np.maximum(npix, 1.))/med            # σ of log(window median)
+        w = np.isfinite(med) & (med > 0) & np.isfinite(lam) & np.isfinite(rel)
+        x = np.where(w, np.log(np.where(w, lam, 1.)), 0.); nw = w.sum(1)
+        xm = x.sum(1)/nw; sxx = (w*(x - xm[:, None])**2).sum(1)
+        a = w*(1/nw[:, None] + (np.log(lam0) - xm[:, None])*(x - xm[:, None])/sxx[:, None])   # the fit's weights at lam0
+        cont_sd = np.sqrt((a**2*np.where(w, rel, 0.)**2).sum(1))*(np.where(ok, cont[:, s], 0.)*dlam[s]).sum(1)
+        noise = np.sqrt(line_var + cont_sd**2)
+        snr = (np.where(ok, f[:, s] - cont[:, s], 0.)*dlam[s]).sum(1)/noise
+    return np.where((ok.mean(1) >= 0.8) & (noise > 0), snr, np.nan)
+
+def _lya_line(wave, f, dlam, pl, z, err=None, resolution=prism_resolution):
+    """EW(Lyα) [Å] and its significance against the continuum the IGM and the PRISM leave: (ew, snr).
+
+    The continuum is the UV power law `pl` times T + (1 − T)·Φ((λ − 1216 Å)/σ): the mean IGM transmission T blueward of
+    Lyα at the source's redshift, the step blurred by the PRISM's line-spread function (σ = 1216 Å / (2.355 R)). The
+    excess over it is divided by the unabsorbed continuum at 1216 Å. Without a redshift, T = 0 and the step is sharp.
+    snr: `_uv_line_snr`, NaN without `err`."""
+    from scipy.special import ndtr
+    line = EW_WINDOWS['lya'][1]
+    zz = np.broadcast_to(np.asarray(np.nan if z is None else z, float), (len(f),))
+    has_z = np.isfinite(zz); z1 = np.where(has_z, zz, 5.)
+    T = np.where(has_z, igm_transmission(np.full(1, LYA_IGM_WAVE)[None]*(1 + z1[:, None]), z1)[:, 0], 0.)
+    R = np.asarray(resolution(1216.*(1 + z1)), float)
+    sig = np.where(has_z, 1216./(R*_FWHM), 1e-6)
+    cont = pl*(T[:, None] + (1 - T[:, None])*ndtr((wave[None] - 1216.)/sig[:, None]))
+    s = (wave >= line[0]) & (wave <= line[1])
+    ok = np.isfinite(f[:, s])
+    c0 = pl[:, np.searchsorted(wave, 1216.)]
+    good = (ok.mean(1) >= 0.8) & np.isfinite(cont[:, s]).all(1) & (c0 > 0)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        ew = np.where(good, (np.where(ok, f[:, s] - cont[:, s], 0.)*dlam[s]).sum(1)/c0, np.nan)
+    snr = np.full(len(f), np.nan) if err is None else np.where(good, _uv_line_snr(wave, f, dlam, pl, cont, 1216., line, z1, err, resolution), np.nan)
+    return ew, snr
+
+
 # %% ../nbs/03_clustering.ipynb #broadcode01
 # line: (rest wavelength [Å], fit window, blue and red continuum windows); Hβ's fit window stops short of [O III] 4960
 BROAD_WINDOWS = {'ha': (6564.6, (6450., 6680.), (6150., 6400.), (6800., 7000.)),
@@ -463,7 +520,8 @@ def broad_balmer(wave, # (L,) rest wavelength [Å]
 def spectral_features(wave, # (L,) rest wavelength [Å]
                       flam, # (N, L) linear f_λ (any normalisation), e.g. a composite's median
                       valid=None, # (N, L) bool, True = valid (default: finite flux)
-                      z=None): # (N,) redshift, copied into the table when given
+                      z=None, # (N,) redshift, copied into the table when given (sets the IGM and the resolution at Lyα)
+                      err=None): # (N, L) 1σ of `flam`: gives the significance of Lyα and C IV (NaN without)
     "UV and optical slopes, turn-over wavelength, Balmer break and equivalent widths: a Table with one row per spectrum."
     wave = np.asarray(wave, np.float64); f = np.atleast_2d(np.asarray(flam, np.float64))
     if f.shape[1] != len(wave): raise GalnbInputError(f"spectral_features: flux has {f.shape[1]} bins, wave {len(wave)}")
@@ -486,15 +544,20 @@ def spectral_features(wave, # (L,) rest wavelength [Å]
     with warnings.catch_warnings(), np.errstate(invalid='ignore', divide='ignore'):
         warnings.simplefilter('ignore', RuntimeWarning)
         t['lya_damping'] = np.nanmedian(f[:, dw], 1)/np.nanmedian(np.where(np.isfinite(f[:, dw]), pl[:, dw], np.nan), 1) if dw.any() else np.nan
+    t['ew_lya'], t['ew_lya_snr'] = _lya_line(wave, f, dlam, pl, z, err)
     for name, (center, line, blue, red) in EW_WINDOWS.items():
-        if blue is None:
-            cont = pl*(wave[None] >= 1216.) if name == 'lya' else pl
+        if name == 'lya': continue
+        if blue is None: cont = pl
         else:
             (m, l) = _window_medians(wave, f, (blue, red))
             with np.errstate(invalid='ignore', divide='ignore'):        # a power law through the two levels
                 lm = np.log(np.where(m > 0, m, np.nan)); ll = np.log(l)
                 cont = np.exp(lm[:, :1] + (lm[:, 1:] - lm[:, :1])*(np.log(wave)[None] - ll[:, :1])/(ll[:, 1:] - ll[:, :1]))
         t[f'ew_{name}'] = _equivalent_width(wave, f, dlam, line, cont, center)
+        if name == 'civ':                                                   # significance of the UV lines
+            zz = np.broadcast_to(np.asarray(np.nan if z is None else z, float), (len(f),))
+            t['ew_civ_snr'] = (np.full(len(f), np.nan) if err is None else
+                               np.where(np.isfinite(zz), _uv_line_snr(wave, f, dlam, pl, pl, center, line, np.nan_to_num(zz, nan=5.), err), np.nan))
     bt = broad_balmer(wave, f, z if z is not None else np.full(len(f), np.nan))     # no redshift: no resolution, NaN
     for c in bt.colnames: t[c] = bt[c]
     for c in ('lambda_turn', 'ew_lya', 'ew_civ', 'ew_o3hb', 'ew_ha'): t[c].unit = 'Angstrom'
@@ -503,7 +566,12 @@ def spectral_features(wave, # (L,) rest wavelength [Å]
 
 def measure_features(sset:SpectraSet): # spectra, as preprocessed by galnb
     "`spectral_features` of every spectrum of a SpectraSet (in linear f_λ), with its id and redshift."
-    t = spectral_features(sset.wave, linear_flam(sset), sset.mask, sset.meta['z'] if 'z' in sset.meta.colnames else None)
+    x = linear_flam(sset)
+    with np.errstate(divide='ignore', invalid='ignore'):           # σ of the stretched flux, propagated through x = s·sinh(y)
+        err = sset.config.get('softening', 1.)*np.cosh(sset.flux.astype(np.float64))/np.sqrt(sset.weight.astype(np.float64))
+    if sset.config.get('flux_density', 'flambda') == 'fnu': err = err*(1500./sset.wave)**2
+    t = spectral_features(sset.wave, x, sset.mask & (sset.weight > 0), sset.meta['z'] if 'z' in sset.meta.colnames else None,
+                          np.where(sset.weight > 0, err, np.nan))
     if 'id' in sset.meta.colnames: t.add_column(sset.meta['id'], index=0)
     return t
 
@@ -603,6 +671,7 @@ def fit_representation(latents, # (N, k) latents of the survey
 # %% ../nbs/03_clustering.ipynb #0038
 def _lt(a, b): return np.nan_to_num(np.asarray(a, float), nan=np.inf) < b
 def _ge(a, b): return np.nan_to_num(np.asarray(a, float), nan=-np.inf) >= b
+def _col(t, name): return t[name] if name in t.colnames else np.full(len(t), np.nan)   # a feature older tables lack: NaN
 
 # label, mock population it corresponds to, rule as text, rule as a function of a feature Table → bool array
 LABEL_RULES = [
@@ -614,9 +683,9 @@ LABEL_RULES = [
     ('BLAGN', 'blagn', 'broad Hα (Hβ if no Hα): FWHM ≥ 1500 km/s, ≥ 30 % of the line, ≥ 3σ & EW(C IV) ≥ 8 Å',
      lambda t: _ge(t['fwhm_broad'], 1500.) & _ge(t['broad_frac'], 0.3) & _ge(t['broad_snr'], 3.) & _ge(t['ew_civ'], 8.)),
     ('DLA', 'dla', 'f(1230–1260 Å)/UV power law < 0.6 & β_UV < −1.5', lambda t: _lt(t['lya_damping'], 0.6) & _lt(t['beta_uv'], -1.5)),
-    ('LAE', 'lae', 'EW(Lyα) ≥ 20 Å', lambda t: _ge(t['ew_lya'], 20.)),
+    ('LAE', 'lae', 'EW(Lyα) ≥ 20 Å at ≥ 3σ', lambda t: _ge(t['ew_lya'], 20.) & ~_lt(_col(t, 'ew_lya_snr'), 3.)),
     ('EELG', 'eelg', 'EW([O III]+Hβ) ≥ 1000 Å', lambda t: _ge(t['ew_o3hb'], 1000.)),
-    ('high-ionisation', 'high_ion', 'EW(C IV) ≥ 10 Å', lambda t: _ge(t['ew_civ'], 10.)),
+    ('high-ionisation', 'high_ion', 'EW(C IV) ≥ 10 Å at ≥ 3σ', lambda t: _ge(t['ew_civ'], 10.) & ~_lt(_col(t, 'ew_civ_snr'), 3.)),
     ('young/blue', 'young', 'β_UV ≤ −2.5', lambda t: _lt(t['beta_uv'], -2.5 + 1e-12)),
     ('dusty', 'dusty', 'β_UV ≥ −1.2', lambda t: _ge(t['beta_uv'], -1.2)),
     ('star-forming', 'sf', 'none of the above', lambda t: np.ones(len(t), bool)),
@@ -643,7 +712,7 @@ def label_clusters(sset:SpectraSet, # the clustered spectra
     comp = composites(sset, labels, min_n=min_n)
     feats = measure_features(sset) if features is None else features
     z = np.asarray(sset.meta['z'], float)
-    ct = spectral_features(comp.wave, comp.median, comp.valid, z=[np.median(z[labels == c]) for c in comp.clusters])
+    ct = spectral_features(comp.wave, comp.median, comp.valid, z=[np.median(z[labels == c]) for c in comp.clusters], err=comp.err)
     lab, why, fired = apply_rules(ct, rules)
     member_lab = apply_rules(feats, rules)[2]           # every rule that holds for each member
     frac = [np.mean([l in m.split(',') for m in member_lab[labels == c]]) for l, c in zip(lab, comp.clusters)]
