@@ -16,8 +16,8 @@ from .core import GalnbInputError, atomic_write
 
 # %% auto #0
 __all__ = ['MOCK_LINES', 'MOCK_POPULATIONS', 'prism_grid', 'prism_resolution', 'prism_error_shape', 'calzetti_k', 'smc_k',
-           'igm_transmission', 'dla_transmission', 'mock_params', 'rest_frame_model', 'mock_truth', 'observe_mock',
-           'mock_spectra', 'write_dja_spectra', 'binned_features', 'stretched_noise', 'two_sample_auc',
+           'igm_transmission', 'dla_transmission', 'balmer_gas_ew', 'mock_params', 'rest_frame_model', 'mock_truth',
+           'observe_mock', 'mock_spectra', 'write_dja_spectra', 'binned_features', 'stretched_noise', 'two_sample_auc',
            'spectra_realism', 'survey_quantities', 'dja_table_quantities', 'survey_ks', 'RealismReport',
            'realism_report']
 
@@ -182,8 +182,10 @@ MOCK_LINES = {   # name: vacuum rest wavelength [Å]
 _BALMER = {'Ha': 2.86, 'Hb': 1., 'Hg': 0.468, 'Hd': 0.259, 'Heps': 0.159, 'H8': 0.105}   # case B, relative to Hβ
 _BROAD = ('Ha', 'Hb', 'Hg', 'Hd')
 _ABS = {'Hd': 1., 'Hg': 0.9, 'Hb': 0.8, 'Ha': 0.5}             # A-star Balmer absorption EWs relative to Hδ
+# Balmer lines absorbed from n = 2 and their oscillator strengths f (Wiese & Fuhr 2009); A stars' lines come first
+_OSC = {'Hd': 0.02209, 'Hg': 0.04467, 'Hb': 0.1193, 'Ha': 0.6407, 'Heps': 0.01270, 'H8': 0.008036}
 # the rendered components: (line name, kind) with kind 'n' narrow, 'b' broad, 'a' absorption
-_COMPONENTS = [(k, 'n') for k in MOCK_LINES] + [(k, 'b') for k in _BROAD] + [(k, 'a') for k in _ABS]
+_COMPONENTS = [(k, 'n') for k in MOCK_LINES] + [(k, 'b') for k in _BROAD] + [(k, 'a') for k in _OSC]
 _LYA_SHIFT = 1 + 200/_C_KMS
 
 def _component_waves():
@@ -216,7 +218,9 @@ MOCK_POPULATIONS = {
                             log_o32=('n', 1.3, 0.2), log_o3aur=('n', -1.5, 0.25), ew_lya=('lu', 0.1, 10), ew_ciii=('lu', 10, 40),
                             ew_mg2=('lu', 3, 30), lam_bb=('u', 3646, 3900),
                             fwhm_broad=('ln', 2000, 0.12), ew_ha_broad=('lu', 450, 2000), dec_broad=('lu', 8, 30),
-                            sn_mu=('c', _LRD_CAL['sn50_z5_med']), sn_sig=('c', _LRD_CAL['sn50_z5_sig']))),
+                            sn_mu=('c', _LRD_CAL['sn50_z5_med']), sn_sig=('c', _LRD_CAL['sn50_z5_sig'])),
+                # dense-gas Balmer absorbers (see `balmer_gas_ew`): in a fraction `frac` of LRDs, none in the others
+                gas=dict(frac=0.5, gas_logn=('u', 14., 17.), gas_b=('u', 50., 150.), gas_cf=('u', 0.3, 1.))),
     'blagn': dict(frac=0.03, desc='broad-line AGN: blue power law, broad Balmer lines, high-ionisation UV lines', law='smc',
                   params=dict(z=('exp', 4, 8), age=('lu', 20, 300), beta=('n', -1.8, 0.3), av=('u', 0, 0.3), ew_civ=('lu', 10, 40),
                               ew_heii=('lu', 2, 8), ew_ciii=('lu', 5, 15), fwhm_broad=('u', 1500, 4000), ew_ha_broad=('lu', 100, 500))),
@@ -240,6 +244,7 @@ _DEFAULT_SPEC = dict(
     ew_babs=('c', 0), log_nhi=('c', 0), bb=('c', 1), lrd_u=('c', 0), t_red=('c', 0), dec_broad=('c', 0), sbb=('c', 0),
     log_o3aur=('n', -1.7, 0.15), sn_mu=('c', _DJA_CAL['sn50_z5_med']), sn_sig=('c', _DJA_CAL['sn50_z5_sig']),
     ew_mg2=('c', 0), lam_bb=('c', 3646.))
+_GAS_KEYS = ('gas_logn', 'gas_b', 'gas_cf')   # a population's dense-gas absorber (its `gas` dict)
 _CONFIG_KEYS = ('fractions', 'sn_min', 'sn50', 'r_scale', 'noise', 'id_prefix')
 
 def _draw(spec, n, rng):
@@ -317,6 +322,19 @@ def _continuum(P, lam, dust=True, dla=True):
         if len(d): out[d] *= dla_transmission(lam[d], P['log_nhi'][d])
     return out
 
+# %% ../nbs/06_mocks.ipynb #a15b0002
+def balmer_gas_ew(log_n2, # log10 column of n = 2 hydrogen [cm⁻²], per object; ≤ 0: no absorber
+                  b=100., # Doppler parameter [km/s]
+                  cf=1.): # covering fraction of the source
+    "Rest EWs [Å] of Balmer absorption by n = 2 gas, (N, 6) for Hδ, Hγ, Hβ, Hα, Hε, H8: the curve of growth of a Gaussian line."
+    log_n2, b, cf = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, np.float64)) for v in (log_n2, b, cf)))
+    lam, f = np.array([MOCK_LINES[k] for k in _OSC]), np.array(list(_OSC.values()))
+    on = log_n2 > 0
+    b = np.where(on, b, 1.)                              # objects without an absorber may carry b = 0
+    tau = 1.497e-15*10**np.where(on, log_n2, 0.)[:, None]*f*lam/b[:, None]
+    g = np.where(tau < 1.254, np.sqrt(np.pi)*tau/(1 + tau/(2*np.sqrt(2))), np.sqrt(4*np.log(np.maximum(tau, 1.254)/np.log(2))))
+    return np.where(on[:, None], cf[:, None]*lam*b[:, None]/_C_KMS*g, 0.)
+
 # %% ../nbs/06_mocks.ipynb #40099d30
 def _line_fluxes(P):
     "Emergent fluxes (model units × Å) of every line component, (N, K), and the reference continua at the lines."
@@ -345,13 +363,18 @@ def _line_fluxes(P):
     e_b = np.where(P['lrd_u'] > 0, P['ebv_red'], P['ebv'])
     e_b = np.where(P['dec_broad'] > 0, np.log10(np.maximum(P['dec_broad'], 3.06)/3.06)/(0.4*(kb('Hb') - kb('Ha'))), e_b)   # a given broad Hα/Hβ
     for k in _BROAD: F[:, idx[(k, 'b')]] = fb*_BALMER[k]/3.06*10**(-0.4*(kb(k) - kb('Ha'))*e_b)
-    for k, r in _ABS.items(): F[:, idx[(k, 'a')]] = -r*P['ew_babs']*C[:, idx[(k, 'a')]]
+    W = balmer_gas_ew(P['gas_logn'], P['gas_b'], P['gas_cf'])     # dense gas (LRDs): in front of the continuum and the broad lines
+    for j, k in enumerate(_OSC):
+        a = idx[(k, 'a')]
+        peak = F[:, idx[(k, 'b')]]/(np.sqrt(2*np.pi)*MOCK_LINES[k]*np.maximum(P['fwhm_broad'], 1.)/(_FWHM*_C_KMS)) if k in _BROAD else 0.
+        F[:, a] = -_ABS.get(k, 0.)*P['ew_babs']*C[:, a] - W[:, j]*(C[:, a] + peak)
     return F, C
 
 def _component_sigma(P):
     "Intrinsic Gaussian σ [km/s] of every line component, (N, K)."
     kinds = np.array([kd for _, kd in _COMPONENTS])
     s = np.where(kinds == 'n', P['sig_v'][:, None], 500.)
+    s = np.where((kinds == 'a') & (P['gas_logn'][:, None] > 0), P['gas_b'][:, None]/np.sqrt(2), s)   # gas absorbers: σ = b/√2
     return np.where(kinds == 'b', P['fwhm_broad'][:, None]/_FWHM, s)
 
 # %% ../nbs/06_mocks.ipynb #0035
@@ -388,6 +411,12 @@ def mock_params(n=2743, # number of objects
         mu, sig = P['sn_mu'] + _DJA_CAL['sn50_dz']*(P['z'] - 5), P['sn_sig']   # fainter at higher z, as in the DJA
         q0 = ndtr((np.log10(cfg['sn_min']) - mu)/sig) if cfg['sn_min'] > 0 else np.zeros(n)
         P['sn50'] = 10**(mu + sig*ndtri(q0 + (1 - q0)*rng.uniform(0, 1, n)))
+    for k in _GAS_KEYS: P[k] = np.zeros(n)
+    for j, name in enumerate(names):     # dense-gas absorbers, drawn last: every other draw is as it would be without them
+        g, sel = MOCK_POPULATIONS[name].get('gas'), np.flatnonzero(pop == j)
+        if g is None or not len(sel): continue
+        on = rng.uniform(0, 1, len(sel)) < g['frac']
+        for k in _GAS_KEYS: P[k][sel] = _draw(g[k], len(sel), rng)*(on if k == 'gas_logn' else 1.)
     F, C = _line_fluxes(P)
     idx = {c: i for i, c in enumerate(_COMPONENTS)}
     ha = F[:, idx[('Ha', 'n')]] + F[:, idx[('Ha', 'b')]]
