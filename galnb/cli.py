@@ -339,10 +339,13 @@ def spectra_figures(report:Report, run:SpectraRun, ct, folder, # the run, its cl
                   f"(star), and the paper's best silhouette, {PAPER_SPECTRA['silhouette']} (dotted line)")
     report.figure(plot_composites(composites(run.sset, c.clusters), c.labels), folder/'fig_composites.png',
                   'Median composite per cluster (16–84 % band) with the proposed label')
-    report.table(Table({'cluster': c.labels['cluster'], 'n': c.labels['n'], 'label': c.labels['label']}),
+    report.table(Table({k: c.labels[k] for k in ('cluster', 'n', 'label', 'evidence', 'member_frac')}),
                  'Clusters and the labels proposed from their composites (evidence in cluster_labels.ecsv)',
                  note='A label is a hypothesis drawn from the composite spectrum (line ratios, breaks, continuum slope), for an astronomer '
-                      'to check against the members; "unlabelled" means no rule fired.')
+                      'to check against the members. member_frac: the share of the members whose own spectrum passes the same rule. '
+                      'evidence "composite": the composite passes the rule and its members bear it out at least as often as the survey does; '
+                      '"members": the composite passed no specific rule (a median of a mixed cluster can blur a V shape or a line), and '
+                      '≥ 30 % of the members, ≥ 3 times the survey\'s rate, pass this one.')
 
 # %% ../nbs/07_cli.ipynb #p016
 def truth_section(report:Report, run:SpectraRun, population, classes=None, log=print):

@@ -706,18 +706,33 @@ def label_clusters(sset:SpectraSet, # the clustered spectra
                    labels, # (N,) cluster of each spectrum (negative: unassigned)
                    features:Table=None, # per-spectrum features (default: `measure_features(sset)`)
                    rules=None, # default `LABEL_RULES`
-                   min_n=3): # see `composites`
-    "Proposed label per cluster with its evidence: a Table (cluster, n, label, rule, member fraction, composite features)."
+                   min_n=3, # see `composites`
+                   member_min=0.3, # members' evidence: a rule holding for at least this fraction of a cluster's members …
+                   member_lift=3.): # … and at least this many times as often as over the whole survey
+    "Proposed label per cluster with its evidence: a Table (cluster, n, label, rule, evidence, member fraction, composite features)."
+    rules = LABEL_RULES if rules is None else rules
     labels = np.asarray(labels)
     comp = composites(sset, labels, min_n=min_n)
+    if not len(comp.clusters): raise GalnbInputError("label_clusters: no spectrum is assigned to a cluster (all labels are negative)")
     feats = measure_features(sset) if features is None else features
+    if len(feats) != len(labels): raise GalnbInputError(f"label_clusters: {len(feats)} rows of features for {len(labels)} spectra")
     z = np.asarray(sset.meta['z'], float)
     ct = spectral_features(comp.wave, comp.median, comp.valid, z=[np.median(z[labels == c]) for c in comp.clusters], err=comp.err)
-    lab, why, fired = apply_rules(ct, rules)
-    member_lab = apply_rules(feats, rules)[2]           # every rule that holds for each member
-    frac = [np.mean([l in m.split(',') for m in member_lab[labels == c]]) for l, c in zip(lab, comp.clusters)]
-    t = Table({'cluster': comp.clusters, 'n': comp.n_members, 'label': lab, 'rule': why,
-               'member_frac': np.round(frac, 2), 'also': fired})
+    on_comp = np.stack([r[3](ct) for r in rules], 1)                    # (K, R) rules that hold on each composite
+    hold = np.stack([r[3](feats) for r in rules], 1)                     # (N, R) rules that hold on each member
+    base = hold[labels >= 0].mean(0)                                     # how often each holds over the survey
+    frac = np.stack([hold[labels == c].mean(0) for c in comp.clusters])  # (K, R) … and within each cluster
+    if not (on_comp[:, -1].all() and hold[:, -1].all()): raise GalnbInputError("label_clusters: the last rule must hold for every row (a catch-all)")
+    supported = on_comp & (frac > 0) & (frac >= base)                    # the composite's rules its members bear out
+    pick = supported.argmax(1); evidence = np.full(len(pick), 'composite', dtype=object)
+    enriched = (frac >= member_min) & (frac >= member_lift*base)
+    enriched[:, -1] = False
+    fall = (pick == len(rules) - 1) & enriched.any(1)                    # the composite says nothing specific: its members may
+    pick[fall], evidence[fall] = enriched[fall].argmax(1), 'members'
+    rows = np.arange(len(pick))
+    t = Table({'cluster': comp.clusters, 'n': comp.n_members, 'label': [rules[j][0] for j in pick], 'rule': [rules[j][2] for j in pick],
+               'evidence': evidence.astype(str), 'member_frac': np.round(frac[rows, pick], 2),
+               'also': [','.join(r[0] for r, h in zip(rules, row) if h) for row in on_comp]})
     for c in ct.colnames: t[c] = np.round(np.asarray(ct[c], float), 2)
     t.meta['composites'] = comp
     return t

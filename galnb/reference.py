@@ -73,7 +73,7 @@ def knn_embed(points, # (M, d) new points (latents, or points of the run's repre
     dist, idx = NearestNeighbors(n_neighbors=k).fit(ref_points).kneighbors(np.asarray(points, np.float64))
     w = np.exp(-dist/_membership_sigma(dist)[:, None])
     pos = np.einsum('mn,mnd->md', w, ref_embedding[idx])/w.sum(1)[:, None]
-    exact = dist[:, 0] <= 0                                # already in the reference: its own position, as in umap
+    exact = dist[:, 0] <= 1e-6*np.median(dist[:, 1:], 1)   # already in the reference (up to round-off): its own position, as in umap
     pos[exact] = ref_embedding[idx[exact, 0]]
     return pos, dist, idx
 
