@@ -294,7 +294,7 @@ def _recipe_note(arch, trained, metrics=None):
            "what tells the populations apart than the paper's network (`galnb bench discovery`); `--arch paper` runs the paper's pipeline.")
     if m.get('representation', 'latents') == 'latents' and not m.get('refined'): return vae + " The latents are clustered as the paper does."
     return vae + (f" galnb clusters the latents beside {m.get('n_line_indices', 'the')} line indices and continuum levels measured on each spectrum (the lines that "
-                  "tell the rarer populations apart are too narrow for the VAE to keep), and re-examines every cluster holding ≥ 8 % of "
+                  "tell the rarer populations apart are too narrow for the VAE to keep), and re-examines every cluster holding ≥ 4 % of "
                   f"the survey on its own UMAP map, splitting it where it holds more structure than a Gaussian of its shape: {m.get('n_split', 0)} "
                   f"split, {m.get('n_clusters', '?')} clusters in all (measured on the mock: `galnb bench discovery`).")
 

@@ -259,7 +259,7 @@ def _best_split(X, ks, n_trials, seed):
 
 def refine_clusters(X, # (N, d) the points that were clustered (the representation, not the 2-d map)
                     labels, # (N,) their clusters
-                    min_frac=0.08, # examine clusters holding at least this fraction of the points
+                    min_frac=0.04, # examine clusters holding at least this fraction of the points
                     margin=0.05, # split when the cluster's silhouette beats its Gaussian null's by this much
                     ks=range(2, 7), # numbers of pieces tried
                     n_trials=5, # restarts per k
