@@ -437,12 +437,11 @@ def _lya_line(wave, f, dlam, pl, z, err=None, resolution=prism_resolution):
 
     The continuum is the UV power law `pl` times T + (1 − T)·Φ((λ − 1216 Å)/σ): the mean IGM transmission T blueward of
     Lyα at the source's redshift, the step blurred by the PRISM's line-spread function (σ = 1216 Å / (2.355 R)). The
-    excess over it is divided by the unabsorbed continuum at 1216 Å. Without a redshift, T = 0 and the step is sharp.
+    excess over it is divided by the unabsorbed continuum at 1216 Å. `z`: (N,), NaN where unknown: there T = 0 and the step is sharp.
     snr: `_uv_line_snr`, NaN without `err`."""
     from scipy.special import ndtr
     line = EW_WINDOWS['lya'][1]
-    zz = np.broadcast_to(np.asarray(np.nan if z is None else z, float), (len(f),))
-    has_z = np.isfinite(zz); z1 = np.where(has_z, zz, 5.)
+    has_z = np.isfinite(z); z1 = np.where(has_z, z, 5.)
     T = np.where(has_z, igm_transmission(np.full(1, LYA_IGM_WAVE)[None]*(1 + z1[:, None]), z1)[:, 0], 0.)
     R = np.asarray(resolution(1216.*(1 + z1)), float)
     sig = np.where(has_z, 1216./(R*_FWHM), 1e-6)
@@ -544,7 +543,8 @@ def spectral_features(wave, # (L,) rest wavelength [Å]
     with warnings.catch_warnings(), np.errstate(invalid='ignore', divide='ignore'):
         warnings.simplefilter('ignore', RuntimeWarning)
         t['lya_damping'] = np.nanmedian(f[:, dw], 1)/np.nanmedian(np.where(np.isfinite(f[:, dw]), pl[:, dw], np.nan), 1) if dw.any() else np.nan
-    t['ew_lya'], t['ew_lya_snr'] = _lya_line(wave, f, dlam, pl, z, err)
+    zz = np.broadcast_to(np.asarray(np.nan if z is None else z, float), (len(f),))   # NaN: no redshift
+    t['ew_lya'], t['ew_lya_snr'] = _lya_line(wave, f, dlam, pl, zz, err)
     for name, (center, line, blue, red) in EW_WINDOWS.items():
         if name == 'lya': continue
         if blue is None: cont = pl
@@ -554,11 +554,10 @@ def spectral_features(wave, # (L,) rest wavelength [Å]
                 lm = np.log(np.where(m > 0, m, np.nan)); ll = np.log(l)
                 cont = np.exp(lm[:, :1] + (lm[:, 1:] - lm[:, :1])*(np.log(wave)[None] - ll[:, :1])/(ll[:, 1:] - ll[:, :1]))
         t[f'ew_{name}'] = _equivalent_width(wave, f, dlam, line, cont, center)
-        if name == 'civ':                                                   # significance of the UV lines
-            zz = np.broadcast_to(np.asarray(np.nan if z is None else z, float), (len(f),))
-            t['ew_civ_snr'] = (np.full(len(f), np.nan) if err is None else
-                               np.where(np.isfinite(zz), _uv_line_snr(wave, f, dlam, pl, pl, center, line, np.nan_to_num(zz, nan=5.), err), np.nan))
-    bt = broad_balmer(wave, f, z if z is not None else np.full(len(f), np.nan))     # no redshift: no resolution, NaN
+    civ, line = EW_WINDOWS['civ'][:2]                                         # C IV's significance: needs the noise and z
+    t.add_column(np.full(len(f), np.nan) if err is None else np.where(np.isfinite(zz), _uv_line_snr(
+        wave, f, dlam, pl, pl, civ, line, np.nan_to_num(zz, nan=5.), err), np.nan), name='ew_civ_snr', index=t.colnames.index('ew_civ') + 1)
+    bt = broad_balmer(wave, f, zz)                                              # no redshift: no resolution, NaN
     for c in bt.colnames: t[c] = bt[c]
     for c in ('lambda_turn', 'ew_lya', 'ew_civ', 'ew_o3hb', 'ew_ha'): t[c].unit = 'Angstrom'
     for c in ('fwhm_broad', 'fwhm_inst'): t[c].unit = 'km/s'
@@ -691,12 +690,19 @@ LABEL_RULES = [
     ('star-forming', 'sf', 'none of the above', lambda t: np.ones(len(t), bool)),
 ]
 
+def _rule_matrix(features:Table, # feature Table (from `spectral_features`, with a `z` column)
+                rules=None): # default `LABEL_RULES`
+    "(N, R) bool: which rules hold for each row; the last rule must be a catch-all that holds for every row."
+    rules = LABEL_RULES if rules is None else rules
+    hold = np.stack([r[3](features) for r in rules], 1)
+    if not hold[:, -1].all(): raise GalnbInputError("the last label rule must hold for every row (a catch-all)")
+    return hold
+
 def apply_rules(features:Table, # feature Table (from `spectral_features`, with a `z` column)
                 rules=None): # default `LABEL_RULES`
     "The first rule that holds for each row: returns (labels, rule texts, all labels that hold, comma-separated)."
     rules = LABEL_RULES if rules is None else rules
-    hold = np.stack([r[3](features) for r in rules], 1)
-    if not hold.any(1).all(): raise GalnbInputError("apply_rules: the last rule must hold for every row (a catch-all)")
+    hold = _rule_matrix(features, rules)
     first = hold.argmax(1)
     return (np.array([rules[i][0] for i in first]), np.array([rules[i][2] for i in first]),
             np.array([','.join(r[0] for r, h in zip(rules, row) if h) for row in hold]))
@@ -718,11 +724,9 @@ def label_clusters(sset:SpectraSet, # the clustered spectra
     if len(feats) != len(labels): raise GalnbInputError(f"label_clusters: {len(feats)} rows of features for {len(labels)} spectra")
     z = np.asarray(sset.meta['z'], float)
     ct = spectral_features(comp.wave, comp.median, comp.valid, z=[np.median(z[labels == c]) for c in comp.clusters], err=comp.err)
-    on_comp = np.stack([r[3](ct) for r in rules], 1)                    # (K, R) rules that hold on each composite
-    hold = np.stack([r[3](feats) for r in rules], 1)                     # (N, R) rules that hold on each member
+    on_comp, hold = _rule_matrix(ct, rules), _rule_matrix(feats, rules)   # (K, R) on each composite, (N, R) on each member
     base = hold[labels >= 0].mean(0)                                     # how often each holds over the survey
     frac = np.stack([hold[labels == c].mean(0) for c in comp.clusters])  # (K, R) … and within each cluster
-    if not (on_comp[:, -1].all() and hold[:, -1].all()): raise GalnbInputError("label_clusters: the last rule must hold for every row (a catch-all)")
     supported = on_comp & (frac > 0) & (frac >= base)                    # the composite's rules its members bear out
     pick = supported.argmax(1); evidence = np.full(len(pick), 'composite', dtype=object)
     enriched = (frac >= member_min) & (frac >= member_lift*base)
