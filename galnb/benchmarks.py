@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from .papers import PAPER_SPECTRA, PAPER_R2
 from .pipeline import mock_spectra_set, mock_image_set, train_spectral_vae, cluster_latents
+from .core import GalnbInputError
 from .images import estimate_orientation, normalize_images, normalize_resize, resize_images
 from .preprocess import rebin_flux, rest_frame_grid, to_rest_frame
 
@@ -280,25 +281,30 @@ def bench_discovery(quick=False, # one seed, a small survey, short training: for
                     ks=range(5, 16), # mixture sizes tried
                     criterion='max', # `select_gmm` criterion, the same for every representation ('max': the paper's silhouette)
                     lrd_dir=None, # real LRD spectra (files + catalog.csv with z); default: ../shared/data/dja_lrd_prism when present
-                    variants=None, # more VAEs: {column: `spectral_learner` keywords, plus optional 'representation' and 'refine'}, e.g. {'galnb k=32': dict(k=32)}
+                    variants=None, # more columns: {column: `spectral_learner` keywords, plus optional 'representation' and 'refine'}, e.g. {'galnb k=32': dict(k=32)};
+                                   # with 'source' (a source of the table: 'paper VAE', 'galnb VAE', 'PCA-16', 'PCA-50') it reuses that one's latents
                     verbose=True):
     "Does each pipeline find the mock's populations? Probe, supervised ceiling, ARI, populations recovered, real LRDs, MSE/noise floor: mean ± std over seeds."
     from functools import partial
     seeds = ((0,) if quick else (0, 1, 2)) if seeds is None else tuple(seeds)
     n_spectra, epochs = n_spectra or (600 if quick else 2743), epochs or (8 if quick else 40)
     gmm_trials = gmm_trials or (3 if quick else 10)
-    lrd, lrd_note = _real_lrds(lrd_dir)
     sources = {'paper VAE': lambda s, l, sd: _vae_latents(s, l, sd, epochs, 'paper', 'mask'),
                'galnb VAE': lambda s, l, sd: _vae_latents(s, l, sd, epochs, 'galnb', 'mask'),
                'PCA-16': lambda s, l, sd: _pca_latents(s, l, sd, 16), 'PCA-50': lambda s, l, sd: _pca_latents(s, l, sd, 50)}
     methods = {'paper pipeline (VAE, paper arch)': ('paper VAE', 'latents', False),
                'galnb VAE latents, paper clustering': ('galnb VAE', 'latents', False),
-               'galnb (VAE + line indices, refined)': ('galnb VAE', 'latents+lines', True)}
+               'galnb (VAE + line indices, refined)': ('galnb VAE', 'latents+lines', True),
+               'galnb VAE + lines + features, refined': ('galnb VAE', 'latents+lines+features', True)}
     for name, kw in (variants or {}).items():
-        kw = dict(kw); rep_kind, refine = kw.pop('representation', 'latents'), kw.pop('refine', False)
-        sources[name] = partial(_variant, kw=kw, epochs=epochs); methods[name] = (name, rep_kind, refine)
+        kw = dict(kw); rep_kind, refine, src = kw.pop('representation', 'latents'), kw.pop('refine', False), kw.pop('source', None)
+        if src is not None and (src not in sources or kw):
+            raise GalnbInputError(f"bench_discovery: variant {name!r} reuses a source, one of {list(sources)}, and then takes only 'representation' and 'refine'")
+        if src is None: sources[name] = partial(_variant, kw=kw, epochs=epochs)
+        methods[name] = (src or name, rep_kind, refine)
     methods.update({'PCA-16 of the spectra': ('PCA-16', 'latents', False), 'PCA-16 + line indices, refined': ('PCA-16', 'latents+lines', True),
-                    'PCA-50 of the spectra': ('PCA-50', 'latents', False)})
+                    'PCA-16 + lines + features, refined': ('PCA-16', 'latents+lines+features', True), 'PCA-50 of the spectra': ('PCA-50', 'latents', False)})
+    lrd, lrd_note = _real_lrds(lrd_dir)
     rows = []
     for seed in seeds:
         sset, truth = mock_spectra_set(n_spectra, seed=seed)

@@ -22,11 +22,12 @@ from .mocks import prism_resolution, igm_transmission
 
 # %% auto #0
 __all__ = ['SUBSAMPLE_AUTO', 'UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'BROAD_WINDOWS',
-           'BROAD_FWHM_GRID', 'LINE_INDEX_WINDOWS', 'CONTINUUM_INDEX_WINDOWS', 'REPRESENTATIONS', 'LABEL_RULES',
-           'LINES', 'LINE_NAMES', 'umap_embed', 'GMMSelection', 'select_gmm', 'density_clusters', 'refine_clusters',
-           'multi_members', 'Composites', 'composites', 'linear_flam', 'broad_balmer', 'spectral_features',
-           'measure_features', 'line_indices', 'Representation', 'fit_representation', 'apply_rules', 'label_clusters',
-           'place', 'neighbour_vote', 'vote_clusters', 'population_recovery', 'plot_composites']
+           'BROAD_FWHM_GRID', 'LINE_INDEX_WINDOWS', 'CONTINUUM_INDEX_WINDOWS', 'REPRESENTATIONS', 'FEATURE_COLUMNS',
+           'LABEL_RULES', 'LINES', 'LINE_NAMES', 'umap_embed', 'GMMSelection', 'select_gmm', 'density_clusters',
+           'refine_clusters', 'multi_members', 'Composites', 'composites', 'linear_flam', 'broad_balmer',
+           'spectral_features', 'measure_features', 'line_indices', 'feature_matrix', 'Representation',
+           'fit_representation', 'apply_rules', 'label_clusters', 'place', 'neighbour_vote', 'vote_clusters',
+           'population_recovery', 'plot_composites']
 
 # %% ../nbs/03_clustering.ipynb #0006
 def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
@@ -616,20 +617,46 @@ def line_indices(sset:SpectraSet): # preprocessed spectra (arcsinh-stretched, no
     return np.stack(list(cols.values()), 1), list(cols)
 
 # %% ../nbs/03_clustering.ipynb #af94d74b
-REPRESENTATIONS = ('latents', 'latents+lines')
+REPRESENTATIONS = ('latents', 'latents+lines', 'latents+lines+features')
+# the measured physical features a representation can carry (`measure_features`); EWs, S/Ns and widths on a log scale
+FEATURE_COLUMNS = ('beta_uv', 'beta_opt', 'lambda_turn', 'balmer_break', 'lya_damping', 'ew_lya', 'ew_lya_snr', 'ew_civ', 'ew_civ_snr',
+                   'ew_o3hb', 'ew_ha', 'fwhm_broad', 'broad_frac', 'broad_snr')
+
+def feature_matrix(features:Table): # per-spectrum features (from `measure_features`)
+    "The physical features as a block of a representation: (N, F), EWs, S/Ns and widths as sign·log10(1 + |x|); NaN = not measured."
+    cols = []
+    for c in FEATURE_COLUMNS:
+        v = np.asarray(features[c] if c in features.colnames else np.full(len(features), np.nan), np.float64)   # older tables: NaN
+        if c.startswith('ew_') or c.endswith('_snr') or c == 'fwhm_broad': v = np.sign(v)*np.log10(1 + np.abs(v))
+        cols.append(v)
+    return np.stack(cols, 1)
+
+def _robust_scale(F):
+    "Median and 1.4826 × MAD of each column, NaN ignored; a column with no spread (or no values): centre 0, scale 1."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        c = np.nanmedian(F, 0); s = 1.4826*np.nanmedian(np.abs(F - c), 0)
+    return np.nan_to_num(c), np.where(np.isfinite(s) & (s > 0), s, 1.)
+
+def _scaled(F, center, scale): return np.clip(np.nan_to_num((F - center)/scale, nan=0.), -10., 10.)
 
 @dataclass
 class Representation:
     "How a run turns VAE latents (and the spectra) into the points it clusters; `rep(latents, sset)` applies it."
-    kind: str = 'latents'                  # 'latents' (the paper's) or 'latents+lines' (galnb's)
-    latent_mean: np.ndarray = None         # (k,) standardisation of the latents ('latents+lines')
+    kind: str = 'latents'                  # one of `REPRESENTATIONS`: 'latents' (the paper's), 'latents+lines', 'latents+lines+features'
+    latent_mean: np.ndarray = None         # (k,) standardisation of the latents
     latent_std: np.ndarray = None
     line_center: np.ndarray = None         # (n,) robust centre and scale of each line index
     line_scale: np.ndarray = None
     line_weight: float = 1.                # weight of the indices block
+    feature_center: np.ndarray = None      # (F,) robust centre and scale of each of `FEATURE_COLUMNS` ('latents+lines+features')
+    feature_scale: np.ndarray = None
+    feature_missing: np.ndarray = None     # which features also get a "not measured" indicator (those the survey has both ways)
+    feature_weight: float = 1.             # weight of the features block
 
-    def __call__(self, latents, sset:SpectraSet=None):
+    def __call__(self, latents, sset:SpectraSet=None, features:Table=None): # features: `measure_features(sset)`, if already measured
         lat = np.asarray(latents, np.float64)
+        if self.kind not in REPRESENTATIONS: raise GalnbInputError(f"Representation: kind {self.kind!r} is not one of {REPRESENTATIONS}")
         if self.kind == 'latents': return lat
         if lat.ndim != 2 or lat.shape[1] != len(self.latent_mean):
             raise GalnbInputError(f"Representation('{self.kind}'): latents of shape {lat.shape}; it was fitted on {len(self.latent_mean)} latents "
@@ -637,9 +664,14 @@ class Representation:
         if sset is None or len(sset) != len(lat):
             raise GalnbInputError(f"Representation('{self.kind}'): needs the spectra beside their latents "
                                   f"({len(lat)} latents, {None if sset is None else len(sset)} spectra)")
-        F = line_indices(sset)[0]
-        Z = np.clip(np.nan_to_num((F - self.line_center)/self.line_scale, nan=0.), -10., 10.)
-        return np.hstack([(lat - self.latent_mean)/self.latent_std, self.line_weight*Z])
+        blocks = [(lat - self.latent_mean)/self.latent_std, self.line_weight*_scaled(line_indices(sset)[0], self.line_center, self.line_scale)]
+        if self.kind == 'latents+lines+features':
+            feats = measure_features(sset) if features is None else features
+            if len(feats) != len(lat): raise GalnbInputError(f"Representation('{self.kind}'): {len(feats)} rows of features for {len(lat)} spectra")
+            F = feature_matrix(feats)
+            blocks += [self.feature_weight*_scaled(F, self.feature_center, self.feature_scale),
+                       self.feature_weight*np.isnan(F[:, np.asarray(self.feature_missing, int)])]
+        return np.hstack(blocks)
 
     def to_dict(self):
         "The representation as plain JSON-ready values."
@@ -648,23 +680,28 @@ class Representation:
     @classmethod
     def from_dict(cls, d:dict):
         "A representation from `to_dict`'s values."
-        return cls(**{k: (np.asarray(v, np.float64) if isinstance(v, list) else v) for k, v in d.items()})
+        return cls(**{k: (np.asarray(v, np.int64 if k == 'feature_missing' else np.float64) if isinstance(v, list) else v) for k, v in d.items()})
 
 def fit_representation(latents, # (N, k) latents of the survey
                        sset:SpectraSet, # the survey's spectra, in the same order
-                       kind='latents+lines'): # one of `REPRESENTATIONS`
+                       kind='latents+lines', # one of `REPRESENTATIONS`
+                       features:Table=None): # `measure_features(sset)`, if already measured ('latents+lines+features')
     "Fit a `Representation` on a survey: returns (representation, the survey's points)."
     if kind not in REPRESENTATIONS: raise GalnbInputError(f"representation must be one of {REPRESENTATIONS}, not {kind!r}")
     lat = _check_points(latents, 'fit_representation')
     if kind == 'latents': return Representation(), lat
     if len(sset) != len(lat): raise GalnbInputError(f"fit_representation: {len(lat)} latents for {len(sset)} spectra")
     F = line_indices(sset)[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)                 # an index no spectrum covers: centre 0, scale 1
-        c = np.nanmedian(F, 0); s = 1.4826*np.nanmedian(np.abs(F - c), 0)
-    sd = lat.std(0)
-    rep = Representation(kind, lat.mean(0), np.where(sd > 0, sd, 1.), np.nan_to_num(c),
-                         np.where(np.isfinite(s) & (s > 0), s, 1.), float(np.sqrt(lat.shape[1]/F.shape[1])))
+    sd, k = lat.std(0), lat.shape[1]
+    rep = Representation(kind, lat.mean(0), np.where(sd > 0, sd, 1.), *_robust_scale(F), float(np.sqrt(k/F.shape[1])))
+    if kind == 'latents+lines+features':
+        feats = measure_features(sset) if features is None else features
+        if len(feats) != len(lat): raise GalnbInputError(f"fit_representation: {len(feats)} rows of features for {len(lat)} spectra")
+        G = feature_matrix(feats); miss = np.isnan(G)
+        rep.feature_center, rep.feature_scale = _robust_scale(G)
+        rep.feature_missing = np.flatnonzero(miss.any(0) & ~miss.all(0))
+        rep.feature_weight = float(np.sqrt(k/(G.shape[1] + len(rep.feature_missing))))
+        return rep, rep(lat, sset, feats)
     return rep, rep(lat, sset)
 
 # %% ../nbs/03_clustering.ipynb #0038
@@ -682,10 +719,10 @@ LABEL_RULES = [
     ('BLAGN', 'blagn', 'broad Hα (Hβ if no Hα): FWHM ≥ 1500 km/s, ≥ 30 % of the line, ≥ 3σ & EW(C IV) ≥ 8 Å',
      lambda t: _ge(t['fwhm_broad'], 1500.) & _ge(t['broad_frac'], 0.3) & _ge(t['broad_snr'], 3.) & _ge(t['ew_civ'], 8.)),
     ('DLA', 'dla', 'f(1230–1260 Å)/UV power law < 0.6 & β_UV < −1.5', lambda t: _lt(t['lya_damping'], 0.6) & _lt(t['beta_uv'], -1.5)),
-    ('LAE', 'lae', 'EW(Lyα) ≥ 20 Å at ≥ 3σ', lambda t: _ge(t['ew_lya'], 20.) & ~_lt(_col(t, 'ew_lya_snr'), 3.)),
-    ('EELG', 'eelg', 'EW([O III]+Hβ) ≥ 1000 Å', lambda t: _ge(t['ew_o3hb'], 1000.)),
     ('high-ionisation', 'high_ion', 'EW(C IV) ≥ 10 Å at ≥ 3σ', lambda t: _ge(t['ew_civ'], 10.) & ~_lt(_col(t, 'ew_civ_snr'), 3.)),
+    ('LAE', 'lae', 'EW(Lyα) ≥ 20 Å at ≥ 3σ', lambda t: _ge(t['ew_lya'], 20.) & ~_lt(_col(t, 'ew_lya_snr'), 3.)),
     ('young/blue', 'young', 'β_UV ≤ −2.5', lambda t: _lt(t['beta_uv'], -2.5 + 1e-12)),
+    ('EELG', 'eelg', 'EW([O III]+Hβ) ≥ 1000 Å', lambda t: _ge(t['ew_o3hb'], 1000.)),
     ('dusty', 'dusty', 'β_UV ≥ −1.2', lambda t: _ge(t['beta_uv'], -1.2)),
     ('star-forming', 'sf', 'none of the above', lambda t: np.ones(len(t), bool)),
 ]

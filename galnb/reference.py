@@ -18,7 +18,7 @@ from . import __version__
 from .preprocess import SpectraSet, preprocess_spectra
 from .core import GalnbInputError, atomic_write
 from .spectral_vae import SpectralVAE, encode, save_spectral_vae, load_spectral_vae
-from .clustering import REPRESENTATIONS, Representation, neighbour_vote
+from .clustering import REPRESENTATIONS, FEATURE_COLUMNS, Representation, neighbour_vote
 
 # %% auto #0
 __all__ = ['REFERENCE_MANIFEST', 'REFERENCE_FORMAT', 'REFERENCE_FILES', 'REDUCER_KINDS', 'PlaceFlag', 'knn_embed',
@@ -162,9 +162,25 @@ def _representation_problems(rep, k):
     bad += [f"{n} has values ≤ 0" for n in ('latent_std', 'line_scale') if np.isfinite(a[n]).all() and (a[n] <= 0).any()]
     w = rep.line_weight
     if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w): bad.append(f"line_weight {w!r} is not a finite number")
+    return bad + (_feature_problems(rep) if rep.kind == 'latents+lines+features' else [])
+
+def _feature_problems(rep):
+    "What makes the features block of a 'latents+lines+features' representation unusable, as phrases."
+    try: c, s = (np.asarray(getattr(rep, n), np.float64) for n in ('feature_center', 'feature_scale'))
+    except (TypeError, ValueError) as e: return [f"its feature scales are not numbers ({e})"]
+    n = len(FEATURE_COLUMNS)
+    bad = [f"{nm} has shape {a.shape}, expected ({n},), one per feature" for nm, a in (('feature_center', c), ('feature_scale', s)) if a.shape != (n,)]
+    bad += [f"{nm} contains NaN/inf" for nm, a in (('feature_center', c), ('feature_scale', s)) if not np.isfinite(a).all()]
+    if s.shape == (n,) and np.isfinite(s).all() and (s <= 0).any(): bad.append("feature_scale has values ≤ 0")
+    m = np.asarray(rep.feature_missing if rep.feature_missing is not None else [-1])
+    if m.ndim != 1 or m.dtype.kind not in 'iu' or ((m < 0) | (m >= n)).any(): bad.append(f"feature_missing must list feature columns 0…{n - 1}")
+    w = rep.feature_weight
+    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w): bad.append(f"feature_weight {w!r} is not a finite number")
     return bad
 
-def _representation_dim(rep, k): return k if rep.kind == 'latents' else k + len(rep.line_center)
+def _representation_dim(rep, k):
+    if rep.kind == 'latents': return k
+    return k + len(rep.line_center) + (len(FEATURE_COLUMNS) + len(rep.feature_missing) if rep.kind == 'latents+lines+features' else 0)
 
 # %% ../nbs/03a_reference.ipynb #5ecf1b1b
 def _kept_representation(representation, k):

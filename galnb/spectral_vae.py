@@ -24,21 +24,22 @@ from .training import InMemoryDL, reparametrize, galnb_learner, save_model, load
 
 # %% auto #0
 __all__ = ['SPECTRAL_ARCHS', 'SpectraDL', 'SpectraDataLoaders', 'spectra_dls', 'SpectralVAE', 'MaskedELBO', 'KLWarmup',
-           'SchedStaircase', 'spectral_learner', 'check_grid', 'encode', 'reconstruct', 'infill', 'reconstruction_mse',
-           'noise_floor', 'save_spectral_vae', 'load_spectral_vae']
+           'SchedStaircase', 'NoiseResample', 'spectral_learner', 'check_grid', 'encode', 'reconstruct', 'infill',
+           'reconstruction_mse', 'noise_floor', 'save_spectral_vae', 'load_spectral_vae']
 
 # %% ../nbs/01_spectral_vae.ipynb #0008
 class SpectraDL(InMemoryDL):
-    "A fastai DataLoader that slices whole batches of (x, x, mask, weight) out of in-memory tensors."
-    def __init__(self, flux, mask, weight, idx=None, bs=64, shuffle=False, drop_last=False, device=None, seed=None, **kwargs):
+    "A fastai DataLoader that slices whole batches of (x, x, mask, weight) out of in-memory tensors; `sigma` is each bin's noise."
+    def __init__(self, flux, mask, weight, idx=None, bs=64, shuffle=False, drop_last=False, device=None, seed=None, sigma=None, **kwargs):
         self.flux, self.mask_t, self.weight = flux, mask, weight
+        self.sigma = torch.zeros_like(flux) if sigma is None else sigma    # σ of each bin's (stretched) flux; 0: unknown or masked
         super().__init__(len(flux), idx, bs, shuffle, drop_last, device, seed, **kwargs)
 
     def batch(self, j):
         x = self.flux[j]
         return (x, x, self.mask_t[j], self.weight[j])
 
-    def new(self, **kwargs): return SpectraDL(self.flux, self.mask_t, self.weight, **self._new_kwargs(kwargs))
+    def new(self, **kwargs): return SpectraDL(self.flux, self.mask_t, self.weight, sigma=self.sigma, **self._new_kwargs(kwargs))
 
 # %% ../nbs/01_spectral_vae.ipynb #0009
 class SpectraDataLoaders(DataLoaders):
@@ -61,12 +62,13 @@ def spectra_dls(sset:SpectraSet, # the spectra to train on
         w = w/np.maximum(w.sum(1, keepdims=True)/np.maximum(sset.mask.sum(1, keepdims=True), 1), 1e-30)
     else: w = sset.mask.astype(np.float32)
     weight = torch.from_numpy(np.asarray(w, np.float32))
+    sigma = torch.from_numpy(np.where(sset.mask & (sset.weight > 0), 1/np.sqrt(np.where(sset.weight > 0, sset.weight, 1.)), 0.).astype(np.float32))
     perm = torch.randperm(len(sset), generator=torch.Generator().manual_seed(seed))
     n_valid = max(1, int(round(valid_pct*len(sset))))
     valid_idx, train_idx = perm[:n_valid].sort().values, perm[n_valid:].sort().values
     device = default_device() if device is None else device
-    train = SpectraDL(flux, mask, weight, train_idx, bs=bs, shuffle=True, drop_last=len(train_idx) > bs, device=device, seed=seed)
-    valid = SpectraDL(flux, mask, weight, valid_idx, bs=2*bs, device=device)
+    train = SpectraDL(flux, mask, weight, train_idx, bs=bs, shuffle=True, drop_last=len(train_idx) > bs, device=device, seed=seed, sigma=sigma)
+    valid = SpectraDL(flux, mask, weight, valid_idx, bs=2*bs, device=device, sigma=sigma)
     dls = SpectraDataLoaders(train, valid, device=device)
     dls.wave, dls.config, dls.weighting = sset.wave, sset.config, weighting
     dls.train_idx, dls.valid_idx = train_idx.numpy(), valid_idx.numpy()
@@ -145,18 +147,30 @@ def SchedStaircase(start, # initial value
     def _sched(pos): return start*factor**math.floor(min(pos, 1.)*total/every + 1e-9)
     return _sched
 
+# %% ../nbs/01_spectral_vae.ipynb #3b086aaa
+class NoiseResample(Callback):
+    "Training inputs get fresh Gaussian noise of `scale` × each bin's own σ (from the DataLoader's `sigma`); the targets stay as observed."
+    order = 1
+    def __init__(self, scale=1.): self.scale = scale
+    def before_batch(self):
+        if not self.training or not self.scale: return
+        x = self.xb[0]
+        sig = self.dl.sigma[self.dl.last_idx].to(x.device, x.dtype)
+        self.learn.xb = (x + self.scale*sig*torch.randn_like(x),)
+
 # %% ../nbs/01_spectral_vae.ipynb #0025
 SPECTRAL_ARCHS = {  # named recipes; explicit arguments of `spectral_learner` override them
-    'paper': dict(widths=(512, 256, 128, 64), dropout=(0.2, 0.2, 0.2, 0.1), batchnorm=True, beta=1.),   # Saxena (2025)
-    'galnb': dict(widths=(512, 256), dropout=(0., 0.), batchnorm=False, beta=0.1),                      # measured in 05: bench_discovery
+    'paper': dict(widths=(512, 256, 128, 64), dropout=(0.2, 0.2, 0.2, 0.1), batchnorm=True, beta=1., noise=0.),   # Saxena (2025)
+    'galnb': dict(widths=(512, 256), dropout=(0., 0.), batchnorm=False, beta=0.1, noise=1.),                      # measured in 05: bench_discovery
 }
 
 @delegates(galnb_learner, but='terms,rows,opt_func,monitor,fname')
 def spectral_learner(dls:SpectraDataLoaders, # from `spectra_dls`
-                     arch='paper', # a key of `SPECTRAL_ARCHS`: defaults of widths, dropout, batchnorm and beta
+                     arch='paper', # a key of `SPECTRAL_ARCHS`: defaults of widths, dropout, batchnorm, beta and noise
                      k=16, widths=None, dropout=None, act='relu', act_first=False, batchnorm=None, # see `SpectralVAE` (None: the arch's)
                      beta=None, per_pixel=False, logvar_clamp=(-10., 10.), # see `MaskedELBO` (beta None: the arch's)
                      kl_warmup=0, # epochs of KL warm-up (0: none)
+                     noise=None, # `NoiseResample` scale: training inputs get this many times their own noise again (0: off; None: the arch's)
                      lr=1e-4, # the paper's initial learning rate
                      wd=2e-3, # L2 coefficient on the gradient (2e-3 ≡ the paper's Keras l2(1e-3))
                      true_l2=True, # True: classic L2 (the paper's); False: decoupled weight decay (AdamW)
@@ -167,16 +181,16 @@ def spectral_learner(dls:SpectraDataLoaders, # from `spectra_dls`
     "A fastai `Learner` for the spectral VAE with the paper's training recipe."
     if arch not in SPECTRAL_ARCHS: raise GalnbInputError(f"arch must be one of {list(SPECTRAL_ARCHS)}, not {arch!r}")
     a = SPECTRAL_ARCHS[arch]
-    widths, dropout, batchnorm, beta = (a[n] if v is None else v for n, v in
-                                        zip(('widths', 'dropout', 'batchnorm', 'beta'), (widths, dropout, batchnorm, beta)))
+    widths, dropout, batchnorm, beta, noise = (a[n] if v is None else v for n, v in
+                                               zip(('widths', 'dropout', 'batchnorm', 'beta', 'noise'), (widths, dropout, batchnorm, beta, noise)))
     if seed is not None: torch.manual_seed(seed)
     model = SpectralVAE(len(dls.wave), k, widths, dropout, act, act_first, batchnorm,
                         grid=dict(dls.config.get('grid', {}), wave_first=float(dls.wave[0]), wave_last=float(dls.wave[-1])))
-    cbs = ([KLWarmup(kl_warmup, beta)] if kl_warmup else []) + list(L(kwargs.pop('cbs', None)))
+    cbs = ([KLWarmup(kl_warmup, beta)] if kl_warmup else []) + ([NoiseResample(noise)] if noise else []) + list(L(kwargs.pop('cbs', None)))
     learn = galnb_learner(dls, model, MaskedELBO(0. if kl_warmup else beta, per_pixel, logvar_clamp), terms=('rec', 'kl'),
                           rows='spectra (SpectraSet rows)', clip=clip, patience=patience, monitor='valid_rec', fname='best_spectral_vae',
                           opt_func=partial(Adam, decouple_wd=not true_l2), lr=lr, wd=wd, cbs=cbs, **kwargs)
-    learn.galnb_config = dict(arch=arch, beta=beta, per_pixel=per_pixel, logvar_clamp=logvar_clamp, lr=lr, wd=wd, true_l2=true_l2,
+    learn.galnb_config = dict(arch=arch, beta=beta, noise=noise, per_pixel=per_pixel, logvar_clamp=logvar_clamp, lr=lr, wd=wd, true_l2=true_l2,
                               weighting=dls.weighting, preprocessing=dls.config)
     return learn
 
