@@ -348,7 +348,8 @@ def discovery_baselines(sset, # the preprocessed mock survey a run clustered
                  found=len(found), n_big=n_big, mse_over_floor=mse_over_floor)]
     X16 = _represented(_pca_latents(sset, None, seed, 16)[0], None, sset, None, representation)[0]
     p16, s16 = _supervised(X16, pop, seed)
-    rows.append(dict(method='PCA-16 of the spectra' + (' + line indices' if representation != 'latents' else '') + (', refined' if refine else ''),
+    extra = {'latents': '', 'latents+lines': ' + line indices'}.get(representation, ' + lines + features')
+    rows.append(dict(method='PCA-16 of the spectra' + extra + (', refined' if refine else ''),
                      probe=p16, supervised_ari=s16, **_discovery_scores(X16, sset, pop, seed, ks, gmm_trials, refine=refine)))
     rows.append(dict(method='PCA-50 of the spectra (probe only)', probe=_probe(_pca_latents(sset, None, seed, 50)[0], pop, seed), n_big=n_big))
     keep = [m for m, k in DISCOVERY_METRICS.items() if k not in ('lrd_in_lrd', 'seconds', 'k')]   # not measured for the run here

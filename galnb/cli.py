@@ -14,6 +14,7 @@ from fastcore.basics import patch
 from . import __version__
 from .core import GalnbInputError
 from .papers import PAPERS, PAPER_SPECTRA, PAPER_R2, PAPER_IMAGE_SURVEY
+from .clustering import REPRESENTATIONS
 from .pipeline import (SpectraRun, ImagesRun, cluster_spectra, score_clusters, score_images, mock_spectra_set,
                             mock_image_set)
 
@@ -290,10 +291,11 @@ def _recipe_note(arch, trained, metrics=None):
     "Sentences on the VAE recipe and on what the run clustered."
     m = metrics or {}
     vae = ('' if not trained else f" The VAE is the {arch!r} recipe." if arch != 'galnb' else
-           " The VAE is galnb's recipe ('galnb': 512→256→16, no BatchNorm or dropout, β = 0.1), which on the mock survey keeps more of "
+           " The VAE is galnb's recipe ('galnb': 512→256→16, no BatchNorm or dropout, β = 0.1, trained on inputs with their noise redrawn), which on the mock survey keeps more of "
            "what tells the populations apart than the paper's network (`galnb bench discovery`); `--arch paper` runs the paper's pipeline.")
     if m.get('representation', 'latents') == 'latents' and not m.get('refined'): return vae + " The latents are clustered as the paper does."
-    return vae + (f" galnb clusters the latents beside {m.get('n_line_indices', 'the')} line indices and continuum levels measured on each spectrum (the lines that "
+    feats = " and the physical features measured for the labels (slopes, breaks, EWs, broad lines)" if m.get('representation') == 'latents+lines+features' else ''
+    return vae + (f" galnb clusters the latents beside {m.get('n_line_indices', 'the')} line indices and continuum levels measured on each spectrum{feats} (the lines that "
                   "tell the rarer populations apart are too narrow for the VAE to keep), and re-examines every cluster holding ≥ 4 % of "
                   f"the survey on its own UMAP map, splitting it where it holds more structure than a Gaussian of its shape: {m.get('n_split', 0)} "
                   f"split, {m.get('n_clusters', '?')} clusters in all (measured on the mock: `galnb bench discovery`).")
@@ -372,10 +374,11 @@ def spectra_arm(sset, out, # a `SpectraSet` and the run folder (a `RunDir` or a 
                 population=None, # (N,) true population per spectrum, when known (mock): ARI and recall/purity
                 classes=None, # (N,) all true classes of each spectrum, comma-separated (mock), for the purity over classes
                 latents_fn=None, # callable(model) → (N, k) latents of `sset`, e.g. through Dask (default: `encode` in this process)
+                representation=None, # what is clustered, one of `galnb.clustering.REPRESENTATIONS` (None: the recipe's, `spectra_recipe`)
                 bar=True, log=print):
     "`galnb.pipeline.cluster_spectra` on `sset`, written into the run folder and the report; returns the metrics."
     folder = out.tmp if isinstance(out, RunDir) else Path(out)
-    run = cluster_spectra(sset, epochs, gmm_trials, ks, seed, model, arch, latents_fn, path=folder, bar=bar, log=log)
+    run = cluster_spectra(sset, epochs, gmm_trials, ks, seed, model, arch, latents_fn, path=folder, bar=bar, log=log, representation=representation)
     ct = write_spectra_run(run, folder, population, trained=model is None)
     spectra_summary(report, run, arch, trained=model is None)
     spectra_figures(report, run, ct, folder, truth_known=population is not None)
@@ -808,7 +811,8 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
                     dask=None, # None, or 'local:N' / a scheduler address: preprocess and encode through Dask (galnb.scale)
                     command=None, # the command line, kept in the run marker
                     arch='galnb', # VAE recipe when training: 'galnb' or 'paper' (see `spectra_arm`)
-                    reference=None): # a finished spectra run folder: place the spectra into its clusters instead of clustering them
+                    reference=None, # a finished spectra run folder: place the spectra into its clusters instead of clustering them
+                    representation=None): # what a new run clusters (None: the recipe's; see `spectra_arm`)
     "The spectra arm on DJA PRISM files with redshifts from a table; everything is checked before the run folder is made."
     from galnb.preprocess import read_dja_spectra, preprocess_spectra
     from galnb.spectral_vae import load_spectral_vae
@@ -817,6 +821,10 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
     zt, what = _read_table(z_table, 'redshift table'), f'redshift table {z_table}'
     z = numeric_column(zt, 'z', match_rows(zt, files, what), files, what)
     mdl = load_spectral_vae(model)[0] if model else None
+    if representation is not None and representation not in REPRESENTATIONS:
+        raise GalnbInputError(f"--representation must be one of {', '.join(REPRESENTATIONS)}, not {representation!r}")
+    if representation is not None and reference:
+        raise GalnbInputError("--representation chooses what a new run clusters; a --reference run places spectra with its own representation")
     ref = _load_reference(reference, model, dask)
     with RunDir(out, overwrite, [*files, z_table, *_model_files(model), *_reference_files(reference)], command) as run, _maybe_dask(dask) as client:
         latents_fn = None
@@ -842,7 +850,8 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
             rep.table(Table(sset.rejected, copy=True), 'Spectra that could not be preprocessed, and why')
         m = dict(n_files=len(files), n_rejected=len(sset.rejected), dask=dask)
         if ref is not None: m.update(place_section(ref, reference, sset, run, rep, log))
-        else: m.update(spectra_arm(sset, run, rep, epochs, gmm_trials, seed=seed, model=mdl, latents_fn=latents_fn, bar=bar, log=log, arch=arch))
+        else: m.update(spectra_arm(sset, run, rep, epochs, gmm_trials, seed=seed, model=mdl, latents_fn=latents_fn, bar=bar, log=log, arch=arch,
+                                           representation=representation))
         stage_times(rep, spectral_VAE=m.get('vae_seconds'), clustering=m.get('cluster_seconds'), placement=m.get('place_seconds'))
         rep.write(run.tmp); _write_metrics(run/'metrics.json', m)
         log(f"Wrote {run.commit()}/")
@@ -1014,6 +1023,9 @@ def _spectra_parser(sub):
     s.add_argument('--gmm-trials', type=_int_from(1), default=10, help='mixture restarts per k (default 10; the paper: 100)')
     s.add_argument('--arch', choices=['galnb', 'paper'], default='galnb', help="VAE recipe: 'galnb' (512→256→16, no BatchNorm, β = 0.1; "
                    "measured better on the mock, see 05_benchmarks) or 'paper' (Saxena 2025: 512→256→128→64→16, BatchNorm, dropout)")
+    s.add_argument('--representation', choices=REPRESENTATIONS, help="what is clustered: 'latents' (the paper's), 'latents+lines' "
+                   "(galnb's default: the latents beside line indices) or 'latents+lines+features' (and the physical features measured for the labels; "
+                   "a better linear probe, no better clusters on the mock: see 05_benchmarks); default: the --arch recipe's")
     s.add_argument('--reference', metavar='RUN', help="a finished 'galnb spectra' or 'galnb demo' run folder: place these spectra into its "
                    "clusters (with its VAE, map and mixture, and its preprocessing) instead of training and clustering anew; writes placed.ecsv")
     s.add_argument('--dask', metavar='ADDRESS', help="preprocess and encode through Dask: 'local:N' (N local worker processes) "
@@ -1073,7 +1085,7 @@ def _run(a, command):
         demo(a.out, a.mode or 'quick', a.seed, a.overwrite, bar=not a.no_bar, command=command, **over)
     elif a.command == 'spectra':
         spectra_command(a.files, a.z_table, a.out, a.model, a.epochs, a.gmm_trials, a.seed, a.overwrite, bar=not a.no_bar, dask=a.dask,
-                        command=command, arch=a.arch, reference=a.reference)
+                        command=command, arch=a.arch, reference=a.reference, representation=a.representation)
     elif a.command == 'images':
         images_command(a.files, a.props, a.out, a.model, a.epochs, a.channels, _sigma(a.sigma), a.label_column, a.seed,
                        a.overwrite, bar=not a.no_bar, orientation=a.orientation, dask=a.dask, command=command)

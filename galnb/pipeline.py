@@ -163,7 +163,7 @@ def _cluster_metrics(c, gmm_trials):
 
 # %% ../nbs/04a_pipeline.ipynb #0026
 def spectra_recipe(arch='galnb', # VAE recipe
-                   representation=None, # 'latents' or 'latents+lines' (None: the recipe's)
+                   representation=None, # one of `galnb.clustering.REPRESENTATIONS` (None: the recipe's: 'latents' for the paper, 'latents+lines' for galnb)
                    refine=None): # refine large clusters (None: the recipe's)
     "What a spectral run clusters and whether it refines: the paper's pipeline (arch 'paper') keeps its latents and mixture; galnb's adds line indices and refines."
     paper = arch == 'paper'
@@ -179,7 +179,7 @@ def cluster_spectra(sset:SpectraSet, # the preprocessed survey
                     criterion='max', # `select_gmm` criterion ('max': the paper's best restart by silhouette)
                     path=None, # where the Learner may write its checkpoint while training (removed after)
                     bar=False, log=None, # progress bars; `log(str)`: one line per stage
-                    representation=None, # what is clustered: 'latents' (the paper) or 'latents+lines' (None: by `spectra_recipe`)
+                    representation=None, # what is clustered: 'latents' (the paper), 'latents+lines' or 'latents+lines+features' (None: by `spectra_recipe`)
                     refine=None): # refine large clusters (None: by `spectra_recipe`)
     "The spectral arm end to end: spectral VAE → latents (+ line indices) → UMAP → mixture by silhouette (→ refined) → labelled clusters, as a `SpectraRun`."
     from galnb.spectral_vae import encode, check_grid
