@@ -684,7 +684,7 @@ def bench_training(n_spectra=2743, # mock spectra (the paper's sample size)
     fns, learners = {}, []
     for arch in archs:
         for fused in (True, False):
-            l = spectral_learner(dls, arch=arch, patience=None, seed=seed, fused_adam=fused); learners.append(l)
+            l = spectral_learner(dls, arch=arch, patience=None, seed=seed, fused_adam=fused, noise=0.); learners.append(l)   # no augmentation: the plain loop has none
             init = copy.deepcopy(l.model.state_dict())
             def fit(l=l, init=init): l.model.load_state_dict(init); l.opt = None; fit_quietly(l, epochs, 2e-3)
             fns[arch, 'Learner' if fused else "Learner, fastai's Adam"] = fit

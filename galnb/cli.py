@@ -14,17 +14,16 @@ from fastcore.basics import patch
 from . import __version__
 from .core import GalnbInputError
 from .papers import PAPERS, PAPER_SPECTRA, PAPER_R2, PAPER_IMAGE_SURVEY
-from .clustering import REPRESENTATIONS
 from .pipeline import (SpectraRun, ImagesRun, cluster_spectra, score_clusters, score_images, mock_spectra_set,
                             mock_image_set)
 
 # %% auto #0
-__all__ = ['RUN_MARKER', 'REPORT_CSS', 'PROPERTY_LABELS', 'DEMO_SETTINGS', 'DEMO_MINIMA', 'MOCK_CAVEATS', 'run_marker',
-           'check_replaceable', 'RunLock', 'RunDir', 'Report', 'write_spectra_run', 'spectra_summary',
-           'spectra_figures', 'truth_section', 'spectra_arm', 'anomaly_gallery', 'write_images_run',
-           'images_r2_section', 'svm_section', 'anomaly_section', 'images_arm', 'describe_run', 'stage_times', 'demo',
-           'check_settings', 'input_files', 'match_rows', 'numeric_column', 'place_section', 'spectra_command',
-           'images_command', 'bench', 'main', 'console']
+__all__ = ['RUN_MARKER', 'REPORT_CSS', 'PROPERTY_LABELS', 'DEMO_SETTINGS', 'DEMO_MINIMA', 'MOCK_CAVEATS',
+           'REPRESENTATION_CHOICES', 'run_marker', 'check_replaceable', 'RunLock', 'RunDir', 'Report',
+           'write_spectra_run', 'spectra_summary', 'spectra_figures', 'truth_section', 'spectra_arm', 'anomaly_gallery',
+           'write_images_run', 'images_r2_section', 'svm_section', 'anomaly_section', 'images_arm', 'describe_run',
+           'stage_times', 'demo', 'check_settings', 'input_files', 'match_rows', 'numeric_column', 'place_section',
+           'spectra_command', 'images_command', 'bench', 'main', 'console']
 
 # %% ../nbs/07_cli.ipynb #5ecb3cb6
 RUN_MARKER = '.galnb-run.json'   # in every run folder galnb writes: what made it and which files are its own
@@ -807,6 +806,9 @@ def place_section(ref, reference, # the loaded reference and its folder
     return m
 
 # %% ../nbs/07_cli.ipynb #908664fc
+# `galnb.clustering.REPRESENTATIONS`, written out so that the command line starts without importing fastai (07's tests check they agree)
+REPRESENTATION_CHOICES = ('latents', 'latents+lines', 'latents+lines+features')
+
 def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, seed=0, overwrite=False, bar=True, log=print,
                     dask=None, # None, or 'local:N' / a scheduler address: preprocess and encode through Dask (galnb.scale)
                     command=None, # the command line, kept in the run marker
@@ -821,8 +823,8 @@ def spectra_command(files, z_table, out, model=None, epochs=40, gmm_trials=10, s
     zt, what = _read_table(z_table, 'redshift table'), f'redshift table {z_table}'
     z = numeric_column(zt, 'z', match_rows(zt, files, what), files, what)
     mdl = load_spectral_vae(model)[0] if model else None
-    if representation is not None and representation not in REPRESENTATIONS:
-        raise GalnbInputError(f"--representation must be one of {', '.join(REPRESENTATIONS)}, not {representation!r}")
+    if representation is not None and representation not in REPRESENTATION_CHOICES:
+        raise GalnbInputError(f"--representation must be one of {', '.join(REPRESENTATION_CHOICES)}, not {representation!r}")
     if representation is not None and reference:
         raise GalnbInputError("--representation chooses what a new run clusters; a --reference run places spectra with its own representation")
     ref = _load_reference(reference, model, dask)
@@ -1023,7 +1025,7 @@ def _spectra_parser(sub):
     s.add_argument('--gmm-trials', type=_int_from(1), default=10, help='mixture restarts per k (default 10; the paper: 100)')
     s.add_argument('--arch', choices=['galnb', 'paper'], default='galnb', help="VAE recipe: 'galnb' (512→256→16, no BatchNorm, β = 0.1; "
                    "measured better on the mock, see 05_benchmarks) or 'paper' (Saxena 2025: 512→256→128→64→16, BatchNorm, dropout)")
-    s.add_argument('--representation', choices=REPRESENTATIONS, help="what is clustered: 'latents' (the paper's), 'latents+lines' "
+    s.add_argument('--representation', choices=REPRESENTATION_CHOICES, help="what is clustered: 'latents' (the paper's), 'latents+lines' "
                    "(galnb's default: the latents beside line indices) or 'latents+lines+features' (and the physical features measured for the labels; "
                    "a better linear probe, no better clusters on the mock: see 05_benchmarks); default: the --arch recipe's")
     s.add_argument('--reference', metavar='RUN', help="a finished 'galnb spectra' or 'galnb demo' run folder: place these spectra into its "
