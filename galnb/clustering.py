@@ -622,11 +622,20 @@ REPRESENTATIONS = ('latents', 'latents+lines', 'latents+lines+features')
 FEATURE_COLUMNS = ('beta_uv', 'beta_opt', 'lambda_turn', 'balmer_break', 'lya_damping', 'ew_lya', 'ew_lya_snr', 'ew_civ', 'ew_civ_snr',
                    'ew_o3hb', 'ew_ha', 'fwhm_broad', 'broad_frac', 'broad_snr')
 
+def _col(t, name): return t[name] if name in t.colnames else np.full(len(t), np.nan)   # a feature older tables lack: NaN
+
+def _checked_features(features, sset, n, who):
+    "The features of `n` spectra: measured on `sset` when not given; a `GalnbInputError` when they are not a Table of n rows."
+    feats = measure_features(sset) if features is None else features
+    if not isinstance(feats, Table): raise GalnbInputError(f"{who}: features must be an astropy Table (from `measure_features`), not a {type(feats).__name__}")
+    if len(feats) != n: raise GalnbInputError(f"{who}: {len(feats)} rows of features for {n} spectra")
+    return feats
+
 def feature_matrix(features:Table): # per-spectrum features (from `measure_features`)
     "The physical features as a block of a representation: (N, F), EWs, S/Ns and widths as sign·log10(1 + |x|); NaN = not measured."
     cols = []
     for c in FEATURE_COLUMNS:
-        v = np.asarray(features[c] if c in features.colnames else np.full(len(features), np.nan), np.float64)   # older tables: NaN
+        v = np.asarray(_col(features, c), np.float64)
         if c.startswith('ew_') or c.endswith('_snr') or c == 'fwhm_broad': v = np.sign(v)*np.log10(1 + np.abs(v))
         cols.append(v)
     return np.stack(cols, 1)
@@ -666,9 +675,7 @@ class Representation:
                                   f"({len(lat)} latents, {None if sset is None else len(sset)} spectra)")
         blocks = [(lat - self.latent_mean)/self.latent_std, self.line_weight*_scaled(line_indices(sset)[0], self.line_center, self.line_scale)]
         if self.kind == 'latents+lines+features':
-            feats = measure_features(sset) if features is None else features
-            if len(feats) != len(lat): raise GalnbInputError(f"Representation('{self.kind}'): {len(feats)} rows of features for {len(lat)} spectra")
-            F = feature_matrix(feats)
+            F = feature_matrix(_checked_features(features, sset, len(lat), f"Representation('{self.kind}')"))
             blocks += [self.feature_weight*_scaled(F, self.feature_center, self.feature_scale),
                        self.feature_weight*np.isnan(F[:, np.asarray(self.feature_missing, int)])]
         return np.hstack(blocks)
@@ -695,8 +702,7 @@ def fit_representation(latents, # (N, k) latents of the survey
     sd, k = lat.std(0), lat.shape[1]
     rep = Representation(kind, lat.mean(0), np.where(sd > 0, sd, 1.), *_robust_scale(F), float(np.sqrt(k/F.shape[1])))
     if kind == 'latents+lines+features':
-        feats = measure_features(sset) if features is None else features
-        if len(feats) != len(lat): raise GalnbInputError(f"fit_representation: {len(feats)} rows of features for {len(lat)} spectra")
+        feats = _checked_features(features, sset, len(lat), 'fit_representation')
         G = feature_matrix(feats); miss = np.isnan(G)
         rep.feature_center, rep.feature_scale = _robust_scale(G)
         rep.feature_missing = np.flatnonzero(miss.any(0) & ~miss.all(0))
@@ -707,7 +713,6 @@ def fit_representation(latents, # (N, k) latents of the survey
 # %% ../nbs/03_clustering.ipynb #0038
 def _lt(a, b): return np.nan_to_num(np.asarray(a, float), nan=np.inf) < b
 def _ge(a, b): return np.nan_to_num(np.asarray(a, float), nan=-np.inf) >= b
-def _col(t, name): return t[name] if name in t.colnames else np.full(len(t), np.nan)   # a feature older tables lack: NaN
 
 # label, mock population it corresponds to, rule as text, rule as a function of a feature Table → bool array
 LABEL_RULES = [

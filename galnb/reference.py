@@ -172,8 +172,8 @@ def _feature_problems(rep):
     bad = [f"{nm} has shape {a.shape}, expected ({n},), one per feature" for nm, a in (('feature_center', c), ('feature_scale', s)) if a.shape != (n,)]
     bad += [f"{nm} contains NaN/inf" for nm, a in (('feature_center', c), ('feature_scale', s)) if not np.isfinite(a).all()]
     if s.shape == (n,) and np.isfinite(s).all() and (s <= 0).any(): bad.append("feature_scale has values ≤ 0")
-    m = np.asarray(rep.feature_missing if rep.feature_missing is not None else [-1])
-    if m.ndim != 1 or m.dtype.kind not in 'iu' or ((m < 0) | (m >= n)).any(): bad.append(f"feature_missing must list feature columns 0…{n - 1}")
+    m = None if rep.feature_missing is None else np.asarray(rep.feature_missing)           # None: a damaged entry, said below
+    if m is None or m.ndim != 1 or m.dtype.kind not in 'iu' or ((m < 0) | (m >= n)).any(): bad.append(f"feature_missing must list feature columns 0…{n - 1}")
     w = rep.feature_weight
     if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w): bad.append(f"feature_weight {w!r} is not a finite number")
     return bad

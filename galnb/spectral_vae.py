@@ -151,12 +151,16 @@ def SchedStaircase(start, # initial value
 class NoiseResample(Callback):
     "Training inputs get fresh Gaussian noise of `scale` × each bin's own σ (from the DataLoader's `sigma`); the targets stay as observed."
     order = 1
-    def __init__(self, scale=1.): self.scale = scale
+    def __init__(self, scale=1.): # multiple of each bin's σ (0: off)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or scale < 0:
+            raise GalnbInputError(f"NoiseResample: the noise scale must be a finite number ≥ 0, not {scale!r}")
+        self.scale = float(scale)
     def before_batch(self):
         if not self.training or not self.scale: return
+        sigma = getattr(self.dl, 'sigma', None)
+        if sigma is None: raise GalnbInputError(f"NoiseResample needs each bin's noise: train on `spectra_dls` batches, not a {type(self.dl).__name__}")
         x = self.xb[0]
-        sig = self.dl.sigma[self.dl.last_idx].to(x.device, x.dtype)
-        self.learn.xb = (x + self.scale*sig*torch.randn_like(x),)
+        self.learn.xb = (x + self.scale*sigma[self.dl.last_idx].to(x.device, x.dtype)*torch.randn_like(x),)
 
 # %% ../nbs/01_spectral_vae.ipynb #0025
 SPECTRAL_ARCHS = {  # named recipes; explicit arguments of `spectral_learner` override them
