@@ -337,8 +337,9 @@ def discovery_baselines(sset, # the preprocessed mock survey a run clustered
                         mse_over_floor=np.nan, # the run's held-out reconstruction over the noise floor
                         seed=0, ks=range(5, 16), gmm_trials=10, # the run's selection settings, used for PCA-16 too
                         representation='latents', refine=False, # the run's recipe, applied to PCA-16 too (`galnb.pipeline.spectra_recipe`)
-                        run_name='this run (galnb VAE)'):
-    "One run's discovery table: its clusters beside PCA-16 (same representation recipe, UMAP, selection and refinement) and PCA-50 (probe) of the same spectra."
+                        run_name='this run (galnb VAE)',
+                        paper_epochs=None): # epochs of the paper's own pipeline, trained beside the run on the same spectra (None or 0: left out)
+    "One run's discovery table: its clusters beside the paper's pipeline (`paper_epochs`), PCA-16 (same representation recipe, UMAP, selection and refinement) and PCA-50 (probe) of the same spectra."
     from sklearn.metrics import adjusted_rand_score
     pop, t0 = np.asarray(population).astype(str), time.time()
     found, n_big = _found(names, pop)
@@ -346,6 +347,12 @@ def discovery_baselines(sset, # the preprocessed mock survey a run clustered
     rows = [dict(method=run_name, probe=probe, supervised_ari=sup, ari=float(adjusted_rand_score(pop, clusters)),
                  ari_named=float(adjusted_rand_score(pop, np.asarray(names).astype(str))), n_clusters=len(np.unique(clusters)),
                  found=len(found), n_big=n_big, mse_over_floor=mse_over_floor)]
+    if paper_epochs:    # the paper's VAE, its 16 latents, UMAP and the silhouette-chosen mixture: as in `bench_discovery`
+        lat, _, ratio = _vae_latents(sset, None, seed, int(paper_epochs), 'paper', 'mask')
+        Xp = _represented(lat, None, sset, None, 'latents')[0]
+        pp, sp = _supervised(Xp, pop, seed)
+        rows.append(dict(method='paper pipeline (VAE, paper arch)', probe=pp, supervised_ari=sp, mse_over_floor=ratio,
+                         **_discovery_scores(Xp, sset, pop, seed, ks, gmm_trials)))
     X16 = _represented(_pca_latents(sset, None, seed, 16)[0], None, sset, None, representation)[0]
     p16, s16 = _supervised(X16, pop, seed)
     extra = {'latents': '', 'latents+lines': ' + line indices'}.get(representation, ' + lines + features')
