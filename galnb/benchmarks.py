@@ -485,32 +485,37 @@ def _mock_cutouts(n, seed, size=128):
 def bench_images(n_images=10000, # mock raw cutouts
                  size=128, # cutout side [px]
                  seed=0, # random seed of the mock cutouts
-                 n_workers=None, # orientation worker processes; None: all cores
-                 n_scaling=1000, # images in the one-worker vs all-cores orientation comparison
+                 n_workers=None, # photutils worker processes; None: all cores
+                 n_scaling=1000, # images in the photutils (one worker, all cores) vs batched moments comparison
                  out_size=69, # side [px] of the resized images
                  verbose=True): # print a table of the results
     "Time normalisation, resizing and orientation of mock cutouts; images/s for the pipeline and each step's share."
     cores = _cores() if n_workers is None else int(n_workers)
     x, theta = _mock_cutouts(int(n_images), seed, int(size))
-    normalize_images(x[:16]); resize_images(x[:16], out_size); estimate_orientation(x[:2], n_workers=1)   # warm-up
+    normalize_images(x[:16]); resize_images(x[:16], out_size); estimate_orientation(x[:2]); estimate_orientation(x[:2], 'photutils', n_workers=1)   # warm-up
     t = {}
-    t0 = time.perf_counter(); th, oflags = estimate_orientation(x, n_workers=cores); t['orientation'] = time.perf_counter() - t0
+    t0 = time.perf_counter(); th, oflags = estimate_orientation(x); t['orientation'] = time.perf_counter() - t0
     t0 = time.perf_counter(); xn, nflags = normalize_images(x); t['normalize'] = time.perf_counter() - t0
     t0 = time.perf_counter(); xr = resize_images(xn, out_size); t['resize'] = time.perf_counter() - t0
     total = sum(t.values())
-    err = np.abs(np.angle(np.exp(2j*(th.astype(np.float64) - theta)))/2)   # axis angle difference in [0, π/2]
+    err = lambda a, b=theta: np.abs(np.angle(np.exp(2j*(a.astype(np.float64) - b)))/2)   # axis angle difference in [0, π/2]
     k = min(int(n_scaling), len(x))
-    t0 = time.perf_counter(); th1, _ = estimate_orientation(x[:k], n_workers=1); t_one = time.perf_counter() - t0
-    t0 = time.perf_counter(); thn, _ = estimate_orientation(x[:k], n_workers=cores); t_all = time.perf_counter() - t0
+    t0 = time.perf_counter(); th1, _ = estimate_orientation(x[:k], 'photutils', n_workers=1); t_one = time.perf_counter() - t0
+    t0 = time.perf_counter(); thn, _ = estimate_orientation(x[:k], 'photutils', n_workers=cores); t_all = time.perf_counter() - t0
+    t0 = time.perf_counter(); thm, _ = estimate_orientation(x[:k]); t_mom = time.perf_counter() - t0
+    deg = lambda e: float(np.degrees(np.nanmedian(e)))
     out = dict(n_images=len(x), size=int(size), out_size=int(out_size), n_workers=cores,
                pipeline_s=total, pipeline_images_per_s=len(x)/total,
                **{f'{s}_s': t[s] for s in t}, **{f'{s}_images_per_s': len(x)/t[s] for s in t},
                **{f'{s}_share': t[s]/total for s in t},
                orientation_measured=int(np.isfinite(th).sum()),
-               orientation_median_error_deg=float(np.degrees(np.nanmedian(err))),
+               orientation_median_error_deg=deg(err(th)),
                scaling_n_images=k, orientation_1worker_s=t_one, orientation_all_s=t_all,
                orientation_speedup=t_one/t_all, orientation_startup_s=max(0., t_all - t_one/cores),
                orientation_same_result=bool(np.array_equal(th1, thn, equal_nan=True)),
+               orientation_moments_s=t_mom, orientation_moments_speedup=t_all/t_mom,
+               orientation_photutils_error_deg=deg(err(thn, theta[:k])), orientation_moments_error_deg=deg(err(thm, theta[:k])),
+               orientation_methods_differ_deg=deg(err(thm, thn)),
                output_shape=tuple(xr.shape), flagged=int(((oflags | nflags) != 0).sum()))
     if verbose: print(_images_report(out))
     return out
@@ -522,17 +527,22 @@ def _images_report(r):
             for s in ('orientation', 'normalize', 'resize')]
     rows.append(('pipeline', _fmt_time(r['pipeline_s']), _fmt_time(r['pipeline_s']/n), f"{r['pipeline_images_per_s']:,.0f}", '100%'))
     k = r['scaling_n_images']
-    rows2 = [('1 worker', _fmt_time(r['orientation_1worker_s']), f"{k/r['orientation_1worker_s']:,.1f}", '1.00×'),
-             (f"{r['n_workers']} workers", _fmt_time(r['orientation_all_s']), f"{k/r['orientation_all_s']:,.1f}",
-              f"{r['orientation_speedup']:.2f}×")]
+    rows2 = [('photutils, 1 worker', _fmt_time(r['orientation_1worker_s']), f"{k/r['orientation_1worker_s']:,.1f}", '1.00×',
+              f"{r['orientation_photutils_error_deg']:.2f}°"),
+             (f"photutils, {r['n_workers']} workers", _fmt_time(r['orientation_all_s']), f"{k/r['orientation_all_s']:,.1f}",
+              f"{r['orientation_speedup']:.2f}×", f"{r['orientation_photutils_error_deg']:.2f}°"),
+             ('batched moments, 1 process', _fmt_time(r['orientation_moments_s']), f"{k/r['orientation_moments_s']:,.1f}",
+              f"{r['orientation_1worker_s']/r['orientation_moments_s']:.2f}×", f"{r['orientation_moments_error_deg']:.2f}°")]
     return '\n'.join([
-        f"{n:,} mock g,r,z cutouts of {r['size']}×{r['size']} px → {r['out_size']}×{r['out_size']}; orientation with {r['n_workers']} worker process(es)",
+        f"{n:,} mock g,r,z cutouts of {r['size']}×{r['size']} px → {r['out_size']}×{r['out_size']}; orientation by batched moments (galnb's default)",
         _table(rows, ['step', 'time', 'per image', 'images/s', 'share']), '',
-        f"orientation on {k:,} images, one worker vs all cores (worker start-up included):",
-        _table(rows2, ['workers', 'time', 'images/s', 'speed-up']),
+        f"orientation on {k:,} images: photutils with one worker and all cores (worker start-up included), batched moments:",
+        _table(rows2, ['method', 'time', 'images/s', 'speed-up', 'median error']),
+        f"batched moments vs photutils on all cores: {r['orientation_moments_speedup']:.1f}× faster; the two differ by "
+        f"{r['orientation_methods_differ_deg']:.2f}° (median)",
         f"(time beyond a perfect {r['n_workers']}-way split, mostly worker start-up: {r['orientation_startup_s']:.1f} s)", '',
         f"orientations measured for {r['orientation_measured']:,} of {n:,} images; median error {r['orientation_median_error_deg']:.2f}° "
-        f"against the true angles; same angles with 1 and {r['n_workers']} workers: {r['orientation_same_result']}"])
+        f"against the true angles; photutils gives the same angles with 1 and {r['n_workers']} workers: {r['orientation_same_result']}"])
 
 # %% ../nbs/05_benchmarks.ipynb #0034
 def _paper_cvae(seed=0):

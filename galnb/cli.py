@@ -893,12 +893,14 @@ def _flagged_cutouts(iset, rep, m):
 def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 128), sigma=None, label_column=None,
                    seed=0, overwrite=False, bar=True, log=print, orientation='vector',
                    dask=None, # None, or 'local:N' / a scheduler address: preprocess and score through Dask (galnb.scale)
-                   command=None): # the command line, kept in the run marker
+                   command=None, # the command line, kept in the run marker
+                   orientation_method='moments'): # how orientations are measured: 'moments' (batched) or 'photutils' (the paper's), see `estimate_orientation`
     "The images arm on Legacy Survey cutout files with properties from a table; everything is checked before the run folder is made."
     from galnb.images import read_legacy_cutouts, preprocess_images, ImageSet
     from galnb.physics_cvae import load_physics_cvae, PROPS
     check_settings(seed, **({} if model else dict(epochs=(epochs, 1))))
     if not channels or any(int(c) < 1 for c in channels): raise GalnbInputError(f"--channels must be positive integers, got {channels}")
+    if orientation_method not in ('moments', 'photutils'): raise GalnbInputError(f"--orientation-method must be 'moments' or 'photutils', not {orientation_method!r}")
     files = input_files(files, 'cutout')
     pt = _read_table(props, 'property table')
     meta = _image_meta(pt, files, f'property table {props}', [p for p in PROPS if p != 'orientation'], sigma, label_column, model is None)
@@ -907,10 +909,11 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
         scores_fn = None
         if client is None:
             x, _ = read_legacy_cutouts(files)
-            iset = preprocess_images(x, meta=meta); del x
+            iset = preprocess_images(x, meta=meta, orientation_method=orientation_method); del x
         else:                                                             # cutouts spread over the cluster, into a store in the run folder
             from galnb.scale import preprocess_to_store, score_store, read_scores
-            store = preprocess_to_store([str(f) for f in files], run.tmp/'images.zarr', kind='images', client=client, progress=bar)
+            store = preprocess_to_store([str(f) for f in files], run.tmp/'images.zarr', kind='images', client=client, progress=bar,
+                                        orientation_method=orientation_method)
             full = store[:]
             iset = ImageSet(full.images, full.orientation, full.flags, meta, full.config); del full
         ok = np.isfinite(iset.orientation)
@@ -926,11 +929,12 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
         log(f"[images] {len(iset)} cutouts → 3×{iset.images.shape[-1]}×{iset.images.shape[-1]}; orientation measured for {ok.sum()}"
             + (f" (Dask: {dask})" if client else ''))
         rep = Report('galnb images'); describe_run(rep, command, seed, epochs=epochs if model is None else f'none (model {model})',
-                                                   channels=','.join(map(str, channels)), orientation=orientation)
+                                                   channels=','.join(map(str, channels)), orientation=orientation,
+                                                   orientation_measured_by=(iset.config.get('orientation') or {}).get('method'))
         rep.p(f"{len(iset)} Legacy Survey cutouts; properties from {props}; the method after {PAPERS['images']}; {int((~ok).sum())} without a measurable "
                                             "orientation (no source found) left out." +
                                             (f" Preprocessed and scored on Dask ({dask}); the preprocessed set is images.zarr." if client else ''))
-        m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()), dask=dask)
+        m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()), dask=dask, orientation_method=(iset.config.get('orientation') or {}).get('method'))
         _flagged_cutouts(iset, rep, m)
         m.update(images_arm(iset.select(ok), run, rep, epochs, channels, sigma=sigma, label_column=label_column, seed=seed,
                             model=mdl, scores_fn=scores_fn, bar=bar, log=log, orientation=orientation))
@@ -1050,6 +1054,9 @@ def _images_parser(sub):
     i.add_argument('--orientation', choices=['angle', 'vector'], default='vector',
                    help="orientation latent(s): 'vector', two latents (cos 2φ, sin 2φ) (default: it learns orientation far better "
                         "on the mock, see 02_physics_cvae) or 'angle', one latent as in the paper")
+    i.add_argument('--orientation-method', choices=['moments', 'photutils'], default='moments',
+                   help="how each cutout's orientation is measured: 'moments', every cutout at once (default), or 'photutils', "
+                        "one at a time as in the paper (see 00c_images)")
     i.add_argument('--dask', metavar='ADDRESS', help="preprocess and score through Dask: 'local:N' or a scheduler address")
     _common(i, 'runs/images')
 
@@ -1092,7 +1099,8 @@ def _run(a, command):
                         command=command, arch=a.arch, reference=a.reference, representation=a.representation)
     elif a.command == 'images':
         images_command(a.files, a.props, a.out, a.model, a.epochs, a.channels, _sigma(a.sigma), a.label_column, a.seed,
-                       a.overwrite, bar=not a.no_bar, orientation=a.orientation, dask=a.dask, command=command)
+                       a.overwrite, bar=not a.no_bar, orientation=a.orientation, dask=a.dask, command=command,
+                       orientation_method=a.orientation_method)
     else: bench(a.which, a.quick)
 
 def _one_line(e): return ' '.join(str(e).split())

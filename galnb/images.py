@@ -466,21 +466,60 @@ def _orientation_chunk(stack, # (k, H, W) band-summed images
             except ValueError: pass      # photutils rejects a degenerate image (e.g. too few valid boxes): no source
     return out
 
+# %% ../nbs/00c_images.ipynb #37d2b3ec
+def _orientation_moments(stack, # (N, H, W) band-summed images, finite
+                         fwhm=3., nsigma=1.5, npixels=10, # as in `_orientation_one`
+                         batch=512): # images per array operation (memory: a few arrays of batch × H × W float64)
+    "Orientations (radians in [-π/2, π/2); NaN: no source) of the region nearest each image's centre, a batch of images at a time."
+    from scipy import ndimage
+    from astropy.stats import sigma_clipped_stats
+    out, r = np.full(len(stack), np.nan), int(np.ceil(fwhm)) - 1           # photutils' kernel: 2⌈FWHM⌉ − 1 px wide
+    joins = np.zeros((3, 3, 3), bool); joins[1] = True                      # 8-connected within an image, never across images
+    for s in range(0, len(stack), batch):
+        x = stack[s:s + batch]; H, W = x.shape[1:]
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')                                  # a constant image: its rms is 0 and it has no source
+            _, back, rms = sigma_clipped_stats(x[:, ::2, ::2] if min(H, W) >= 32 else x, axis=(1, 2), sigma=3., maxiters=5)
+        sub = x - back[:, None, None]
+        conv = ndimage.gaussian_filter(sub, (0, fwhm/2.3548, fwhm/2.3548), mode='constant', radius=(0, r, r))
+        lab, n_reg = ndimage.label(conv > nsigma*rms[:, None, None], structure=joins)
+        if not n_reg: continue
+        img, yy, xx = np.nonzero(lab); reg, v = lab[img, yy, xx], sub[img, yy, xx]   # the pixels of every region
+        sums = lambda w: np.bincount(reg, w, n_reg + 1)
+        f0 = sums(v); f = np.where(f0 > 0, f0, 1.)
+        cx, cy = sums(v*xx)/f, sums(v*yy)/f
+        where = np.zeros(n_reg + 1, np.int64); where[reg] = img
+        d = np.hypot(cx - (W - 1)/2, cy - (H - 1)/2)
+        d[(np.bincount(reg, minlength=n_reg + 1) < npixels) | (f0 <= 0)] = np.inf; d[0] = np.inf
+        cand = np.flatnonzero(np.isfinite(d))
+        if not len(cand): continue
+        o = cand[np.lexsort((d[cand], where[cand]))]                         # by image, nearest the centre first
+        near = o[np.r_[True, where[o][1:] != where[o][:-1]]]                 # each image's nearest source
+        pick = np.zeros(n_reg + 1, bool); pick[near] = True
+        m = pick[reg]; dx, dy = xx[m] - cx[reg[m]], yy[m] - cy[reg[m]]
+        mom = lambda w: np.bincount(reg[m], v[m]*w, n_reg + 1)[near]
+        out[s + where[near]] = 0.5*np.arctan2(2*mom(dx*dy), mom(dx*dx) - mom(dy*dy))
+    return _wrap_axis(out)
+
 # %% ../nbs/00c_images.ipynb #0144
 def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutouts: numpy array or torch tensor
+                         method='moments', # 'moments': every image at once with array operations, no deblending; 'photutils': the paper's, one image at a time
                          n_workers=None, # worker processes; None: all cores, or in-process for ≤ 200 images (starting workers costs seconds); 1: in-process
                          chunk_size=None, # images per task; None: about 4 tasks per worker, at most 256
-                         box_size=10, # background box side (px)
-                         filter_size=3, # median filter over background boxes
+                         box_size=10, # background box side (px; photutils)
+                         filter_size=3, # median filter over background boxes (photutils)
                          fwhm=3., # FWHM (px) of the Gaussian smoothing kernel
                          nsigma=1.5, # detection threshold in units of the background rms
                          npixels=10, # minimum connected pixels of a source
                          max_abs=1e6, # pixels with |x| ≥ this count as sky, as in `normalize_images`; None: no ceiling
-                         progress=None): # progress bar on stderr; None: only on a terminal
+                         progress=None): # progress bar on stderr (photutils); None: only on a terminal
     "Orientation (radians in [-π/2, π/2), CCW from +x) of the source nearest each image's centre; returns `(theta, flags)`."
+    if method not in ('moments', 'photutils'):
+        raise GalnbInputError(f"estimate_orientation: method must be 'moments' or 'photutils', not {method!r}")
     x = _image_batch(images, 'estimate_orientation').detach().cpu().numpy()
     ceil = np.inf if max_abs is None else float(max_abs)
     stack = np.where(np.abs(x) < ceil, x, 0).sum(1, dtype=np.float64)  # NaN/inf and saturated pixels count as sky
+    if method == 'moments': return _flagged_angles(_orientation_moments(stack, fwhm, nsigma, npixels))
     n, params = len(stack), dict(box_size=box_size, filter_size=filter_size, fwhm=fwhm, nsigma=nsigma, npixels=npixels)
     if n_workers is not None and (int(n_workers) != n_workers or n_workers < 1):
         raise GalnbInputError(f"estimate_orientation: n_workers must be a positive integer or None, not {n_workers!r}")
@@ -489,9 +528,11 @@ def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutout
     chunks = [stack[s:s + chunk_size] for s in range(0, n, chunk_size)]
     work = functools.partial(_orientation_chunk, params=params)     # module-level: picklable for the spawned workers
     with contextlib.closing(ordered_map(work, chunks, n_workers, progress, 'orientations')) as res:
-        theta = np.concatenate([np.full(0, np.nan), *res])
-    flags = np.where(np.isfinite(theta), 0, int(ImageFlag.NO_SOURCE)).astype(np.int32)
-    return theta.astype(np.float32), flags
+        return _flagged_angles(np.concatenate([np.full(0, np.nan), *res]))
+
+def _flagged_angles(theta):
+    "(theta float32, flags): `NO_SOURCE` where the angle is NaN."
+    return theta.astype(np.float32), np.where(np.isfinite(theta), 0, int(ImageFlag.NO_SOURCE)).astype(np.int32)
 
 # %% ../nbs/00c_images.ipynb #bdf03256
 def _image_set_arrays(images, orientation, flags):
@@ -587,7 +628,8 @@ def preprocess_images(cutouts, # (N, 3, H, W) raw g,r,z cutouts (numpy/torch), o
                       meta=None, # per-image properties (Table, dict of columns, …) with N rows, carried into `ImageSet.meta`
                       size=69, # output side in pixels
                       beta=10., # stretch β of Eq. 1
-                      orientation=True, # measure orientations (photutils, on the raw cutouts); False leaves them NaN
+                      orientation=True, # measure orientations on the raw cutouts; False leaves them NaN
+                      orientation_method='moments', # see `estimate_orientation`: 'moments' (batched) or 'photutils' (the paper's)
                       n_workers=None, # processes for the orientation, see `estimate_orientation`
                       on_blank='flag', # blank cutouts: 'flag' keeps them as zeros with `ImageFlag.BLANK`; 'raise' stops
                       max_abs=1e6): # pixels with |x| ≥ this (nanomaggies) are sky and flag `SATURATED`; None: no ceiling
@@ -609,7 +651,7 @@ def preprocess_images(cutouts, # (N, 3, H, W) raw g,r,z cutouts (numpy/torch), o
         raise GalnbInputError(f"preprocess_images: cutouts are {x.shape[2]}×{x.shape[3]} px, not square ({', '.join(names[:3])}"
                               f"{', …' if n > 3 else ''}); crop them square first")
     if 'nbad' not in meta.colnames: meta['nbad'] = (~np.isfinite(x)).sum(axis=(1, 2, 3)).astype(np.int64)
-    oparams = dict(box_size=10, filter_size=3, fwhm=3., nsigma=1.5, npixels=10)
+    oparams = dict(method=orientation_method, box_size=10, filter_size=3, fwhm=3., nsigma=1.5, npixels=10)
     if orientation: theta, oflags = estimate_orientation(x, n_workers=n_workers, max_abs=max_abs, **oparams)
     else: theta, oflags = np.full(n, np.nan, np.float32), np.zeros(n, np.int32)
     xn, nflags = normalize_resize(x, size, beta=beta, on_blank='flag', max_abs=max_abs)

@@ -33,7 +33,7 @@ def mock_spectra_set(n=2743, seed=0, **mock_kwargs):
 
 # %% ../nbs/04a_pipeline.ipynb #0009
 def mock_image_set(n=3000, seed=0,
-                   orientation='measured', # 'measured': photutils on the raw cutouts, as for real data; 'true': the mock's own angles
+                   orientation='measured', # 'measured': on the raw cutouts (`estimate_orientation`), as for real data; 'true': the mock's own angles
                    **mock_kwargs): # passed to `galnb.mock_images.mock_images` (size, pixscale, n_red_spirals, n_green_peas, …)
     "The mock image survey preprocessed: an `ImageSet` whose `meta` is the truth, the true orientation as `orientation_true`."
     from galnb.mock_images import mock_images
