@@ -13,6 +13,7 @@ from astropy.table import Table
 from fastcore.basics import patch
 from . import __version__
 from .core import GalnbInputError
+from .images import ORIENTATION_METHODS
 from .papers import PAPERS, PAPER_SPECTRA, PAPER_R2, PAPER_IMAGE_SURVEY
 from .pipeline import (SpectraRun, ImagesRun, cluster_spectra, score_clusters, score_images, mock_spectra_set,
                             mock_image_set)
@@ -900,7 +901,7 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
     from galnb.physics_cvae import load_physics_cvae, PROPS
     check_settings(seed, **({} if model else dict(epochs=(epochs, 1))))
     if not channels or any(int(c) < 1 for c in channels): raise GalnbInputError(f"--channels must be positive integers, got {channels}")
-    if orientation_method not in ('moments', 'photutils'): raise GalnbInputError(f"--orientation-method must be 'moments' or 'photutils', not {orientation_method!r}")
+    if orientation_method not in ORIENTATION_METHODS: raise GalnbInputError(f"--orientation-method must be one of {ORIENTATION_METHODS}, not {orientation_method!r}")
     files = input_files(files, 'cutout')
     pt = _read_table(props, 'property table')
     meta = _image_meta(pt, files, f'property table {props}', [p for p in PROPS if p != 'orientation'], sigma, label_column, model is None)
@@ -928,13 +929,14 @@ def images_command(files, props, out, model=None, epochs=15, channels=(32, 64, 1
             scores_fn = dask_scores
         log(f"[images] {len(iset)} cutouts → 3×{iset.images.shape[-1]}×{iset.images.shape[-1]}; orientation measured for {ok.sum()}"
             + (f" (Dask: {dask})" if client else ''))
+        measured_by = (iset.config.get('orientation') or {}).get('method')     # as the preprocessing recorded it (Dask too)
         rep = Report('galnb images'); describe_run(rep, command, seed, epochs=epochs if model is None else f'none (model {model})',
                                                    channels=','.join(map(str, channels)), orientation=orientation,
-                                                   orientation_measured_by=(iset.config.get('orientation') or {}).get('method'))
+                                                   orientation_measured_by=measured_by)
         rep.p(f"{len(iset)} Legacy Survey cutouts; properties from {props}; the method after {PAPERS['images']}; {int((~ok).sum())} without a measurable "
                                             "orientation (no source found) left out." +
                                             (f" Preprocessed and scored on Dask ({dask}); the preprocessed set is images.zarr." if client else ''))
-        m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()), dask=dask, orientation_method=(iset.config.get('orientation') or {}).get('method'))
+        m = dict(n_files=len(iset), n_no_orientation=int((~ok).sum()), dask=dask, orientation_method=measured_by)
         _flagged_cutouts(iset, rep, m)
         m.update(images_arm(iset.select(ok), run, rep, epochs, channels, sigma=sigma, label_column=label_column, seed=seed,
                             model=mdl, scores_fn=scores_fn, bar=bar, log=log, orientation=orientation))
@@ -1054,7 +1056,7 @@ def _images_parser(sub):
     i.add_argument('--orientation', choices=['angle', 'vector'], default='vector',
                    help="orientation latent(s): 'vector', two latents (cos 2φ, sin 2φ) (default: it learns orientation far better "
                         "on the mock, see 02_physics_cvae) or 'angle', one latent as in the paper")
-    i.add_argument('--orientation-method', choices=['moments', 'photutils'], default='moments',
+    i.add_argument('--orientation-method', choices=ORIENTATION_METHODS, default='moments',
                    help="how each cutout's orientation is measured: 'moments', every cutout at once (default), or 'photutils', "
                         "one at a time as in the paper (see 00c_images)")
     i.add_argument('--dask', metavar='ADDRESS', help="preprocess and score through Dask: 'local:N' or a scheduler address")

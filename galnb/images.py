@@ -17,8 +17,8 @@ from .core import (GalnbInputError, AB_MAGGIES, fits_card_value, as_unit, is_flu
                         try_read, write_container, read_container)
 
 # %% auto #0
-__all__ = ['ImageFlag', 'read_legacy_cutout', 'read_legacy_cutouts', 'normalize_images', 'resize_images', 'normalize_resize',
-           'estimate_orientation', 'ImageSet', 'preprocess_images']
+__all__ = ['ORIENTATION_METHODS', 'ImageFlag', 'read_legacy_cutout', 'read_legacy_cutouts', 'normalize_images', 'resize_images',
+           'normalize_resize', 'estimate_orientation', 'ImageSet', 'preprocess_images']
 
 # %% ../nbs/00c_images.ipynb #0110
 class ImageFlag(IntFlag):
@@ -503,6 +503,8 @@ def _orientation_moments(stack, # (N, H, W) band-summed images, finite
     return _wrap_axis(out)
 
 # %% ../nbs/00c_images.ipynb #0144
+ORIENTATION_METHODS = ('moments', 'photutils')   # batched second moments (galnb's default); photutils, one image at a time (the paper's)
+
 def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutouts: numpy array or torch tensor
                          method='moments', # 'moments': every image at once with array operations, no deblending; 'photutils': the paper's, one image at a time
                          n_workers=None, # worker processes; None: all cores, or in-process for ≤ 200 images (starting workers costs seconds); 1: in-process
@@ -515,15 +517,15 @@ def estimate_orientation(images, # (N, 3, H, W) raw (un-normalised) g,r,z cutout
                          max_abs=1e6, # pixels with |x| ≥ this count as sky, as in `normalize_images`; None: no ceiling
                          progress=None): # progress bar on stderr (photutils); None: only on a terminal
     "Orientation (radians in [-π/2, π/2), CCW from +x) of the source nearest each image's centre; returns `(theta, flags)`."
-    if method not in ('moments', 'photutils'):
-        raise GalnbInputError(f"estimate_orientation: method must be 'moments' or 'photutils', not {method!r}")
+    if method not in ORIENTATION_METHODS:
+        raise GalnbInputError(f"estimate_orientation: method must be one of {ORIENTATION_METHODS}, not {method!r}")
+    if n_workers is not None and (int(n_workers) != n_workers or n_workers < 1):
+        raise GalnbInputError(f"estimate_orientation: n_workers must be a positive integer or None, not {n_workers!r}")
     x = _image_batch(images, 'estimate_orientation').detach().cpu().numpy()
     ceil = np.inf if max_abs is None else float(max_abs)
     stack = np.where(np.abs(x) < ceil, x, 0).sum(1, dtype=np.float64)  # NaN/inf and saturated pixels count as sky
     if method == 'moments': return _flagged_angles(_orientation_moments(stack, fwhm, nsigma, npixels))
     n, params = len(stack), dict(box_size=box_size, filter_size=filter_size, fwhm=fwhm, nsigma=nsigma, npixels=npixels)
-    if n_workers is not None and (int(n_workers) != n_workers or n_workers < 1):
-        raise GalnbInputError(f"estimate_orientation: n_workers must be a positive integer or None, not {n_workers!r}")
     n_workers = (n_cores() if n > 200 else 1) if n_workers is None else int(n_workers)
     chunk_size = int(chunk_size or min(256, max(1, -(-n // (4 * n_workers)))))
     chunks = [stack[s:s + chunk_size] for s in range(0, n, chunk_size)]
