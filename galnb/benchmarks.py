@@ -189,15 +189,16 @@ def _found(names, pop):
 def _discovery_scores(X, sset, pop, seed, ks, gmm_trials, criterion='max', lrd_points=None, refine=False):
     "UMAP → `select_gmm` (→ refined) → labels on representation X, scored against the truth; `lrd_points`: the real LRDs in X's space, placed."
     from sklearn.metrics import adjusted_rand_score
-    from galnb.clustering import vote_clusters
+    from galnb.clustering import vote_clusters, umap_distances
     c = cluster_latents(X, sset, seed=seed, ks=ks, gmm_trials=gmm_trials, criterion=criterion, refine=refine)
     found, n_big = _found(c.names, pop)
     out = dict(k=int(c.selection.k), n_clusters=int(len(np.unique(c.clusters))), ari=float(adjusted_rand_score(pop, c.clusters)),
                ari_named=float(adjusted_rand_score(pop, c.names)), found=len(found), n_big=n_big, found_names=found)
     if lrd_points is not None:
         name = dict(zip(np.asarray(c.labels['cluster']), np.asarray(c.labels['label']).astype(str)))
-        where = (vote_clusters(c.points, c.clusters, lrd_points)[0] if refine else
-                 c.selection.best.predict(np.asarray(c.reducer.transform(lrd_points), np.float64)))
+        if refine: where = vote_clusters(c.points, c.clusters, lrd_points)[0]
+        else:
+            with umap_distances(): where = c.selection.best.predict(np.asarray(c.reducer.transform(lrd_points), np.float64))
         out['lrd_in_lrd'] = float(np.mean([name.get(k) == 'LRD' for k in where]))
     return out
 

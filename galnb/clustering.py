@@ -5,6 +5,7 @@
 # %% ../nbs/03_clustering.ipynb #0001
 from __future__ import annotations
 import math, sys, time, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 import numba
 import numpy as np
@@ -23,11 +24,28 @@ from .mocks import prism_resolution, igm_transmission
 # %% auto #0
 __all__ = ['SUBSAMPLE_AUTO', 'UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'BROAD_WINDOWS',
            'BROAD_FWHM_GRID', 'LINE_INDEX_WINDOWS', 'CONTINUUM_INDEX_WINDOWS', 'REPRESENTATIONS', 'FEATURE_COLUMNS',
-           'LABEL_RULES', 'LINES', 'LINE_NAMES', 'umap_embed', 'GMMSelection', 'select_gmm', 'density_clusters',
-           'refine_clusters', 'multi_members', 'Composites', 'composites', 'linear_flam', 'broad_balmer',
-           'spectral_features', 'measure_features', 'line_indices', 'feature_matrix', 'Representation',
+           'LABEL_RULES', 'LINES', 'LINE_NAMES', 'umap_distances', 'umap_embed', 'GMMSelection', 'select_gmm',
+           'density_clusters', 'refine_clusters', 'multi_members', 'Composites', 'composites', 'linear_flam',
+           'broad_balmer', 'spectral_features', 'measure_features', 'line_indices', 'feature_matrix', 'Representation',
            'fit_representation', 'apply_rules', 'label_clusters', 'place', 'neighbour_vote', 'vote_clusters',
            'population_recovery', 'plot_composites']
+
+# %% ../nbs/03_clustering.ipynb #umapdist02
+@contextmanager
+def umap_distances():
+    "While active, umap-learn's all-pairs euclidean distances (fits and transforms below 4,096 points) come from scipy in one call, not one Python call per pair."
+    import umap.umap_ as uu, umap.distances as ud
+    from scipy.spatial.distance import cdist
+    orig = uu.pairwise_distances
+    if getattr(orig, 'galnb', False): yield; return       # already active (nested use)
+    def pairwise_distances(X, Y=None, metric='euclidean', **kwargs):
+        if metric is ud.euclidean and not kwargs and isinstance(X, np.ndarray) and (Y is None or isinstance(Y, np.ndarray)):
+            return cdist(X, X if Y is None else Y)
+        return orig(X, Y, metric=metric, **kwargs)
+    pairwise_distances.galnb = True
+    uu.pairwise_distances = pairwise_distances
+    try: yield
+    finally: uu.pairwise_distances = orig
 
 # %% ../nbs/03_clustering.ipynb #0006
 def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
@@ -45,7 +63,7 @@ def umap_embed(latents, # (N, k) latents, e.g. from `galnb.spectral_vae.encode`
     if own_bar: kw['tqdm_kwds'] = {'disable': False}      # umap-learn's epoch bar without its verbose log
     t0 = time.time()
     if lines: print(f"umap_embed: {len(X):,} points in {X.shape[1]}-d → {n_components}-d …", file=sys.stderr, flush=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), umap_distances():
         warnings.filterwarnings('ignore', message='.*n_jobs.*')        # seeded UMAP is single-threaded by design
         reducer = umap.UMAP(**kw)
         emb = reducer.fit_transform(X)
@@ -323,6 +341,21 @@ class Composites:
         "(K, L) standard error of the median: 1.25 × the members' half 16–84 % spread / √n (noise and diversity together)."
         with np.errstate(invalid='ignore', divide='ignore'): return 1.2533*(self.hi - self.lo)/2/np.sqrt(self.n)
 
+def _nan_percentiles(a, # (M, L) values, NaN where missing
+                     qs): # percentiles, 0–100
+    "Percentiles of each column over its non-NaN entries, as `np.nanpercentile(a, qs, axis=0)` (linear rule) but without numpy's loop over columns."
+    s, n = np.sort(a, axis=0), (~np.isnan(a)).sum(0)      # NaN sorts last: a column's first n entries are its values
+    out = np.full((len(qs), a.shape[1]), np.nan)
+    for j, q in enumerate(np.asarray(qs, float)/100.):
+        pos = (n - 1)*q                                    # numpy's virtual index, in its order of operations
+        i0 = np.clip(np.floor(pos).astype(int), 0, None); i1 = np.minimum(i0 + 1, np.maximum(n - 1, 0))
+        lo, hi = np.take_along_axis(s, i0[None], 0)[0], np.take_along_axis(s, i1[None], 0)[0]
+        t = pos - np.floor(pos)
+        with np.errstate(invalid='ignore'): d = hi - lo    # inf − inf: NaN, as in numpy
+        with np.errstate(invalid='ignore'): v = np.where(t >= 0.5, hi - d*(1 - t), lo + d*t)   # numpy's two-sided interpolation
+        out[j] = np.where(n > 0, v, np.nan)
+    return out
+
 def composites(sset:SpectraSet, # the spectra that were clustered
                labels, # (N,) cluster of each spectrum (negative: unassigned, e.g. HDBSCAN noise — left out)
                q=(16., 84.), # percentiles of the band
@@ -342,7 +375,7 @@ def composites(sset:SpectraSet, # the spectra that were clustered
         for r, c in enumerate(cl):                           # one vectorised percentile per cluster
             fc = f[labels == c]
             n[r] = np.isfinite(fc).sum(0)
-            lo[r], med[r], hi[r] = np.nanpercentile(fc, (q[0], 50., q[1]), axis=0)
+            lo[r], med[r], hi[r] = _nan_percentiles(fc, (q[0], 50., q[1]))
     few = n < min_n
     for a in (med, lo, hi): a[few] = np.nan
     return Composites(sset.wave.copy(), cl, med, lo, hi, n, np.array([(labels == c).sum() for c in cl]), space)
@@ -791,7 +824,9 @@ def place(sset:SpectraSet, # new spectra, preprocessed on the model's grid
           bs=1024): # encoding batch size
     "Assign new spectra to existing clusters (encode → transform → predict_proba), no refit: a Table per spectrum."
     lat = encode(model, sset, bs=bs)
-    X = lat if reducer is None else np.asarray(reducer.transform(lat), np.float64)
+    if reducer is None: X = lat
+    else:
+        with umap_distances(): X = np.asarray(reducer.transform(lat), np.float64)
     if X.shape[1] != gmm.means_.shape[1]:
         raise GalnbInputError(f"place: the mixture was fitted in {gmm.means_.shape[1]}-d, the points are {X.shape[1]}-d "
                               "(pass the UMAP reducer the mixture was fitted on, or reducer=None for a latent-space mixture)")
