@@ -463,25 +463,35 @@ class SpecFlag(IntFlag):
     EXTREME_VALUES = 16   # bins whose normalised flux or weight overflow (absurd inputs) were masked
 
 # %% ../nbs/00_preprocess.ipynb #0050
+def _fallback_windows(fallbacks, slope):
+    "Fallback windows as (lo, hi, slope) float triples, a window without its own slope taking `slope`; a `GalnbInputError` for anything else."
+    out = []
+    for f in fallbacks:
+        f = tuple(f)
+        if len(f) not in (2, 3) or not all(isinstance(v, (int, float, np.integer, np.floating)) and np.isfinite(v) for v in f) or not f[0] < f[1]:
+            raise GalnbInputError(f"normalize_at: a fallback window is (lo, hi) or (lo, hi, slope) with lo < hi, all finite numbers; got {f!r}")
+        out.append((float(f[0]), float(f[1]), float(f[2]) if len(f) == 3 else float(slope)))
+    return out
+
 def normalize_at(wave, # (M,) bin centres [Å]
                  flux, # (N, M) flux on the grid
                  ivar, # (N, M) inverse variances
                  valid, # (N, M) bool
                  window=(1450., 1550.), # main normalisation window [Å]
-                 fallbacks=((1300., 2500.), (4000., 6400.)), # windows tried in order when the main one is unusable
+                 fallbacks=((1300., 2500.), (4000., 6400.)), # windows tried in order when the main one is unusable: (lo, hi), or (lo, hi, its own slope)
                  min_frac=0.5, # fraction of a window's bins that must be valid
                  min_snr=3., # minimum S/N of the level
-                 slope=-2., # flux ∝ λ^slope assumed to carry a fallback level to the main window: −2 for f_λ (flat f_ν), 0 for f_ν
+                 slope=-2., # flux ∝ λ^slope assumed to carry a fallback level to the main window (a window's own third value overrides it): −2 for f_λ (flat f_ν), 0 for f_ν
                  covered=True): # last resort: the median over all valid bins, whatever their coverage
     "Robust continuum level per spectrum: (norm, norm_err, snr, window used (0 main, k fallback k, len(fallbacks)+1 covered, −1 none), flags)."
     wave = np.asarray(wave, np.float64); N = len(flux); ref = 0.5*(window[0] + window[1])
     norm = np.full(N, np.nan); nerr = np.full(N, np.nan); snr = np.full(N, np.nan)
     used = np.full(N, -1); flags = np.zeros(N, np.int64)
-    wins = [tuple(window), *map(tuple, fallbacks)] + ([(-np.inf, np.inf)] if covered else [])
-    for k, (lo, hi) in enumerate(wins):
+    wins = [(*window, slope), *_fallback_windows(fallbacks, slope)] + ([(-np.inf, np.inf, slope)] if covered else [])
+    for k, (lo, hi, sl) in enumerate(wins):
         sel = (wave >= lo) & (wave <= hi); todo = np.flatnonzero(used < 0)
         if not sel.any() or not len(todo): continue
-        c = 1. if k == 0 else (wave[sel]/ref)**-slope        # a fallback level carried to `ref` along flux ∝ λ^slope
+        c = 1. if k == 0 else (wave[sel]/ref)**-sl           # a fallback level carried to `ref` along flux ∝ λ^sl
         ix = np.ix_(todo, np.flatnonzero(sel))
         v = valid[ix]; f = np.where(v, flux[ix]*c, np.nan)
         last = covered and k == len(wins) - 1
@@ -697,6 +707,11 @@ def _bad_grids(wave, edges, n):
     return np.broadcast_to(~ok, n.shape)
 
 # %% ../nbs/00_preprocess.ipynb #4741cb59
+def _for_density(fallbacks, beta, flux_density):
+    "The fallback windows with every slope (f_λ ∝ λ^β) in the units of the flux: +2 for f_ν."
+    d = 2.*(flux_density == 'fnu')
+    return [(lo, hi, b + d) for lo, hi, b in _fallback_windows(fallbacks, beta)]
+
 def _preprocess_block(spectra, z, why, offset, edges, window, fallbacks, min_frac, min_snr, softening, flux_density, min_coverage,
                       beta=-2., covered=True):
     "One block of `preprocess_spectra` → (flux, mask, weight, meta, rejected); each row depends on its own spectrum only."
@@ -725,7 +740,8 @@ def _preprocess_block(spectra, z, why, offset, edges, window, fallbacks, min_fra
     nbins = r.valid.sum(1)
     reasons[(reasons == '') & (nbins == 0)] = f'misses the rest-frame grid {edges[0]:.0f}-{edges[-1]:.0f} A'
     norm, nerr, snr, used, flags = normalize_at(wave, r.flux, r.ivar*_independent_fraction(w_obs, npx, zz, edges), r.valid,
-                                                window, fallbacks, min_frac, min_snr, beta + 2*(flux_density == 'fnu'), covered)
+                                                window, _for_density(fallbacks, beta, flux_density), min_frac, min_snr,
+                                                beta + 2*(flux_density == 'fnu'), covered)
     bad_norm = (reasons == '') & (used < 0)
     reasons[bad_norm] = [f'normalisation failed, no usable signal: no positive continuum level with S/N >= {min_snr:g} at 1500 A, '
                          f'in the fallback windows{" or over all valid bins" if covered else ""} (S/N at 1500 A: '
@@ -741,7 +757,7 @@ def _preprocess_block(spectra, z, why, offset, edges, window, fallbacks, min_fra
     ok = r.valid[k] & np.isfinite(y) & (np.abs(wy) <= np.finfo(np.float32).max)     # bins beyond float32 are masked and flagged
     extreme[np.flatnonzero(k)[(ok != r.valid[k]).any(1)]] = True
     flags |= np.where(extreme, int(SpecFlag.EXTREME_VALUES), 0)
-    wins = [tuple(map(float, window)), *[tuple(map(float, f)) for f in fallbacks]]
+    wins = [tuple(map(float, window)), *[tuple(map(float, f[:2])) for f in fallbacks]]
     names = np.array([f'{lo:g}-{hi:g}' for lo, hi in wins] + ['covered'])[used[k]]
     vk, M = r.valid[k], r.valid.shape[1]                              # the covered range: first to last valid bin
     lo = np.array([*(w[0] for w in wins), np.nan])[used[k]]; hi = np.array([*(w[1] for w in wins), np.nan])[used[k]]
@@ -762,7 +778,7 @@ def preprocess_spectra(spectra, # `Spectrum` objects, or DJA file paths (an unre
                        z=None, # (N,) redshifts; default: each spectrum's meta['z'] (or Z, redshift, REDSHIFT: FITS headers write Z)
                        edges=None, # rest-frame grid edges; default `rest_frame_grid()` (1100–8800 Å, 2 Å)
                        window=(1450., 1550.), fallbacks=((1300., 2500.), (4000., 6400.)), min_frac=0.5, min_snr=3., # see `normalize_at`
-                       beta=-2., # UV slope (f_λ ∝ λ^β) along which a fallback level is carried to 1500 Å
+                       beta=-2., # slope (f_λ ∝ λ^β) along which a fallback level is carried to 1500 Å (a window's own third value overrides it)
                        covered=True, # last resort: normalise by the median of all valid bins (see `normalize_at`)
                        softening=1., # arcsinh softening scale
                        flux_density='flambda', # 'flambda' (the paper's) or 'fnu'
@@ -779,6 +795,7 @@ def preprocess_spectra(spectra, # `Spectrum` objects, or DJA file paths (an unre
     edges = rest_frame_grid() if edges is None else np.asarray(edges, np.float64)
     if edges.ndim != 1 or len(edges) < 2 or not (np.isfinite(edges).all() and (np.diff(edges) > 0).all()):
         raise GalnbInputError(f"preprocess_spectra: edges must be at least 2 finite, increasing values, got shape {edges.shape}")
+    _fallback_windows(fallbacks, beta)                  # refused here, before any file is read
     items = _items(spectra)
     if not items: raise GalnbInputError("preprocess_spectra: no spectra given")
     N = len(items); z = None if z is None else _redshifts(z, items)   # None: each block takes them from its spectra's meta
