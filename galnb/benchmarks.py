@@ -769,6 +769,26 @@ def _timed_selection(emb, ks, n_trials, seed, how, n_jobs=-1):
     kw = dict(paper=dict(subsample=None, silhouette_impl='sklearn'), exhaustive=dict(subsample=None), galnb={})[how]
     return _best_of(lambda: select_gmm(emb, ks, n_trials=n_trials, seed=seed, n_jobs=n_jobs, **kw), 1)
 
+def _small_data_steps(n, seed, n_bins=3850):
+    "Below 4,096 points: UMAP with umap-learn's all-pairs distances and with `umap_distances`; composite percentiles of 12 clusters × `n_bins` by numpy and by galnb."
+    import umap
+    from galnb.clustering import umap_distances, _nan_percentiles
+    x, lab = _mock_latents(min(int(n), 4095), seed)
+    def fit():
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='.*n_jobs.*'); return umap.UMAP(random_state=seed, n_jobs=1).fit_transform(x)
+    def fit_galnb():
+        with umap_distances(): return fit()
+    t_own, _ = _best_of(fit, 1); t_gal, _ = _best_of(fit_galnb, 1)
+    rng = np.random.default_rng(seed); f = rng.normal(size=(len(x), n_bins)); f[rng.random(f.shape) < 0.3] = np.nan   # 30 % of bins masked
+    groups = [f[lab == c] for c in np.unique(lab)]
+    def numpy_pct():
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning); return [np.nanpercentile(g, (16., 50., 84.), axis=0) for g in groups]
+    t_np, a = _best_of(numpy_pct, 1); t_cp, b = _best_of(lambda: [_nan_percentiles(g, (16., 50., 84.)) for g in groups], 1)
+    return dict(n=len(x), umap_own_s=t_own, umap_galnb_s=t_gal, n_bins=n_bins, n_groups=len(groups), pct_numpy_s=t_np, pct_galnb_s=t_cp,
+                pct_identical=all(np.array_equal(u, v, equal_nan=True) for u, v in zip(a, b)))
+
 def bench_cluster(ns=(2743, 20000, 100000), # numbers of latents
                   ks=range(5, 16), # the paper's k range
                   n_trials=100, # restarts per k (the paper's)
@@ -796,7 +816,8 @@ def bench_cluster(ns=(2743, 20000, 100000), # numbers of latents
     x, _ = _mock_latents(int(ns[0]), seed); emb, _ = umap_embed(x, seed=seed)
     t_one, s1 = _timed_selection(emb, ks, n_trials, seed, 'galnb', n_jobs=1)
     r = dict(rows=rows, cores=_cores(), gmm_one_core_s=t_one, gmm_parallel_s=rows[0]['galnb_s'], parallel_speedup=t_one/rows[0]['galnb_s'],
-             same_result=bool(s1.k == rows[0]['k'] and np.array_equal(s1.labels, _timed_selection(emb, ks, n_trials, seed, 'galnb')[1].labels)))
+             same_result=bool(s1.k == rows[0]['k'] and np.array_equal(s1.labels, _timed_selection(emb, ks, n_trials, seed, 'galnb')[1].labels)),
+             small=_small_data_steps(ns[0], seed))
     if verbose: _report_cluster(r, ks, n_trials)
     return r
 
@@ -821,6 +842,11 @@ def _report_cluster(r, ks, n_trials):
               f"galnb selection {b['galnb_s']/a['galnb_s']:.1f}×")
     print(f"galnb selection at {rows[0]['n']:,}: one core {_fmt_time(r['gmm_one_core_s'])}, {r['cores']} cores {_fmt_time(r['gmm_parallel_s'])} "
           f"({r['parallel_speedup']:.2f}×); same solution either way: {r['same_result']}")
+    s = r['small']
+    print(f"UMAP of {s['n']:,} latents (below 4,096 umap-learn computes all pairwise distances): its own, one Python call per pair, "
+          f"{_fmt_time(s['umap_own_s'])}; galnb's umap_distances {_fmt_time(s['umap_galnb_s'])} ({s['umap_own_s']/s['umap_galnb_s']:.1f}×)")
+    print(f"composite percentiles (16, 50, 84) of {s['n_groups']} clusters × {s['n_bins']:,} bins, 30 % masked: numpy's nanpercentile "
+          f"{_fmt_time(s['pct_numpy_s'])}, galnb's {_fmt_time(s['pct_galnb_s'])} ({s['pct_numpy_s']/s['pct_galnb_s']:.1f}×); identical: {s['pct_identical']}")
 
 # %% ../nbs/05_benchmarks.ipynb #7b426e27
 def _mock_files(kind, n, seed=0):
