@@ -772,7 +772,7 @@ def _timed_selection(emb, ks, n_trials, seed, how, n_jobs=-1):
 def _small_data_steps(n, seed, n_bins=3850):
     "Below 4,096 points: UMAP with umap-learn's all-pairs distances and with `umap_distances`; composite percentiles of 12 clusters × `n_bins` by numpy and by galnb."
     import umap
-    from galnb.clustering import umap_distances, _nan_percentiles
+    from galnb.clustering import umap_distances, nan_percentiles
     x, lab = _mock_latents(min(int(n), 4095), seed)
     def fit():
         with warnings.catch_warnings():
@@ -785,7 +785,7 @@ def _small_data_steps(n, seed, n_bins=3850):
     def numpy_pct():
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning); return [np.nanpercentile(g, (16., 50., 84.), axis=0) for g in groups]
-    t_np, a = _best_of(numpy_pct, 1); t_cp, b = _best_of(lambda: [_nan_percentiles(g, (16., 50., 84.)) for g in groups], 1)
+    t_np, a = _best_of(numpy_pct, 1); t_cp, b = _best_of(lambda: [nan_percentiles(g, (16., 50., 84.)) for g in groups], 1)
     return dict(n=len(x), umap_own_s=t_own, umap_galnb_s=t_gal, n_bins=n_bins, n_groups=len(groups), pct_numpy_s=t_np, pct_galnb_s=t_cp,
                 pct_identical=all(np.array_equal(u, v, equal_nan=True) for u, v in zip(a, b)))
 

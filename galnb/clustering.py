@@ -25,10 +25,10 @@ from .mocks import prism_resolution, igm_transmission
 __all__ = ['SUBSAMPLE_AUTO', 'UV_WINDOWS', 'OPT_WINDOWS', 'BALMER_WINDOWS', 'DAMPING_WINDOW', 'EW_WINDOWS', 'BROAD_WINDOWS',
            'BROAD_FWHM_GRID', 'LINE_INDEX_WINDOWS', 'CONTINUUM_INDEX_WINDOWS', 'REPRESENTATIONS', 'FEATURE_COLUMNS',
            'LABEL_RULES', 'LINES', 'LINE_NAMES', 'umap_distances', 'umap_embed', 'GMMSelection', 'select_gmm',
-           'density_clusters', 'refine_clusters', 'multi_members', 'Composites', 'composites', 'linear_flam',
-           'broad_balmer', 'spectral_features', 'measure_features', 'line_indices', 'feature_matrix', 'Representation',
-           'fit_representation', 'apply_rules', 'label_clusters', 'place', 'neighbour_vote', 'vote_clusters',
-           'population_recovery', 'plot_composites']
+           'density_clusters', 'refine_clusters', 'multi_members', 'Composites', 'nan_percentiles', 'composites',
+           'linear_flam', 'broad_balmer', 'spectral_features', 'measure_features', 'line_indices', 'feature_matrix',
+           'Representation', 'fit_representation', 'apply_rules', 'label_clusters', 'place', 'neighbour_vote',
+           'vote_clusters', 'population_recovery', 'plot_composites']
 
 # %% ../nbs/03_clustering.ipynb #umapdist02
 @contextmanager
@@ -341,7 +341,7 @@ class Composites:
         "(K, L) standard error of the median: 1.25 × the members' half 16–84 % spread / √n (noise and diversity together)."
         with np.errstate(invalid='ignore', divide='ignore'): return 1.2533*(self.hi - self.lo)/2/np.sqrt(self.n)
 
-def _nan_percentiles(a, # (M, L) values, NaN where missing
+def nan_percentiles(a, # (M, L) values, NaN where missing
                      qs): # percentiles, 0–100
     "Percentiles of each column over its non-NaN entries, as `np.nanpercentile(a, qs, axis=0)` (linear rule) but without numpy's loop over columns."
     s, n = np.sort(a, axis=0), (~np.isnan(a)).sum(0)      # NaN sorts last: a column's first n entries are its values
@@ -375,7 +375,7 @@ def composites(sset:SpectraSet, # the spectra that were clustered
         for r, c in enumerate(cl):                           # one vectorised percentile per cluster
             fc = f[labels == c]
             n[r] = np.isfinite(fc).sum(0)
-            lo[r], med[r], hi[r] = _nan_percentiles(fc, (q[0], 50., q[1]))
+            lo[r], med[r], hi[r] = nan_percentiles(fc, (q[0], 50., q[1]))
     few = n < min_n
     for a in (med, lo, hi): a[few] = np.nan
     return Composites(sset.wave.copy(), cl, med, lo, hi, n, np.array([(labels == c).sum() for c in cl]), space)
