@@ -344,15 +344,18 @@ class Composites:
 def nan_percentiles(a, # (M, L) values, NaN where missing
                      qs): # percentiles, 0–100
     "Percentiles of each column over its non-NaN entries, as `np.nanpercentile(a, qs, axis=0)` (linear rule) but without numpy's loop over columns."
+    a, qs = np.asarray(a, np.float64), np.atleast_1d(np.asarray(qs, np.float64))
+    if a.ndim != 2: raise GalnbInputError(f"nan_percentiles: expected an (M, L) array, got shape {a.shape}")
+    if qs.ndim != 1 or not ((qs >= 0) & (qs <= 100)).all(): raise GalnbInputError(f"nan_percentiles: percentiles must lie in 0–100, got {qs.tolist()}")
     s, n = np.sort(a, axis=0), (~np.isnan(a)).sum(0)      # NaN sorts last: a column's first n entries are its values
     out = np.full((len(qs), a.shape[1]), np.nan)
-    for j, q in enumerate(np.asarray(qs, float)/100.):
+    for j, q in enumerate(qs/100.):
         pos = (n - 1)*q                                    # numpy's virtual index, in its order of operations
         i0 = np.clip(np.floor(pos).astype(int), 0, None); i1 = np.minimum(i0 + 1, np.maximum(n - 1, 0))
         lo, hi = np.take_along_axis(s, i0[None], 0)[0], np.take_along_axis(s, i1[None], 0)[0]
         t = pos - np.floor(pos)
-        with np.errstate(invalid='ignore'): d = hi - lo    # inf − inf: NaN, as in numpy
-        with np.errstate(invalid='ignore'): v = np.where(t >= 0.5, hi - d*(1 - t), lo + d*t)   # numpy's two-sided interpolation
+        with np.errstate(invalid='ignore'):                # inf − inf: NaN, as in numpy
+            d = hi - lo; v = np.where(t >= 0.5, hi - d*(1 - t), lo + d*t)   # numpy's two-sided interpolation
         out[j] = np.where(n > 0, v, np.nan)
     return out
 

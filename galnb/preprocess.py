@@ -468,8 +468,8 @@ def _fallback_windows(fallbacks, slope):
     out = []
     for f in fallbacks:
         f = tuple(f)
-        if len(f) not in (2, 3) or not all(isinstance(v, (int, float, np.integer, np.floating)) and np.isfinite(v) for v in f) or not f[0] < f[1]:
-            raise GalnbInputError(f"normalize_at: a fallback window is (lo, hi) or (lo, hi, slope) with lo < hi, all finite numbers; got {f!r}")
+        if len(f) not in (2, 3) or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v) for v in f) or not f[0] < f[1]:
+            raise GalnbInputError(f"fallbacks: each window is (lo, hi) or (lo, hi, slope) with lo < hi, all finite numbers; got {f!r}")
         out.append((float(f[0]), float(f[1]), float(f[2]) if len(f) == 3 else float(slope)))
     return out
 
